@@ -1,0 +1,37 @@
+# One command to a running stack (make run), one to every test suite (make test).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements-installed
+SETTINGS := gateway_project.settings orders_service.settings customers_service.settings
+
+.DEFAULT_GOAL := help
+.PHONY: help install migrate seed run lint test clean
+
+help: ## List the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install requirements.txt (skipped when up to date)
+
+migrate: install ## Migrate the three databases
+	@for s in $(SETTINGS); do DJANGO_DEBUG=1 $(PY) manage.py migrate --noinput -v 0 --settings=$$s || exit 1; done
+
+seed: migrate ## Create the demo users (idempotent)
+	DJANGO_DEBUG=1 $(PY) manage.py seed_demo
+
+run: seed ## Start gateway :8000, orders :8001, customers :8002 in the foreground
+	DJANGO_DEBUG=1 WEB_CONCURRENCY=1 $(VENV)/bin/honcho start -f Procfile
+
+lint: install ## Check the code with ruff
+	$(VENV)/bin/ruff check .
+
+test: lint ## Lint, then run every test suite (unit, integration, end to end)
+	$(PY) tests/run.py
+
+clean: ## Remove .venv and var/ (databases, keys, artifacts)
+	rm -rf $(VENV) var

@@ -1,0 +1,36 @@
+"""Views and error handlers shared by the three projects.
+
+Every error a project answers outside DRF is JSON ``{"detail": ...}`` too, and
+never a stack trace.
+"""
+
+from django.http import HttpRequest, JsonResponse
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Return 200 while the process is up (liveness)."""
+    return JsonResponse({"status": "ok"})
+
+
+def bad_request(
+    request: HttpRequest, exception: Exception | None = None
+) -> JsonResponse:
+    return JsonResponse({"detail": "Bad request."}, status=400)
+
+
+def permission_denied(
+    request: HttpRequest, exception: Exception | None = None
+) -> JsonResponse:
+    return JsonResponse(
+        {"detail": "You do not have permission to perform this action."}, status=403
+    )
+
+
+def page_not_found(
+    request: HttpRequest, exception: Exception | None = None
+) -> JsonResponse:
+    return JsonResponse({"detail": "Not found."}, status=404)
+
+
+def server_error(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"detail": "Internal server error."}, status=500)

@@ -1,0 +1,14 @@
+"""URLs of the gateway."""
+
+from django.urls import include, path
+
+from common.urls import handler400, handler403, handler404, handler500  # noqa: F401
+from common.urls import urlpatterns as common_urlpatterns
+from gateway_project import health
+
+urlpatterns = [
+    *common_urlpatterns,
+    path("readyz", health.readyz, name="readyz"),
+    path("", include("gateway_project.identity.urls")),
+    path("", include("gateway_project.proxy.urls")),
+]

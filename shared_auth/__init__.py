@@ -1,0 +1,1 @@
+"""Zero-trust JWT authentication and token propagation for DRF services."""

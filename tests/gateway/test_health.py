@@ -1,0 +1,39 @@
+"""Liveness and readiness of the gateway."""
+
+import pytest
+import requests
+
+
+def test_healthz(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_request_id_is_kept_when_sane(client):
+    response = client.get("/healthz", headers={"X-Request-ID": "abc-123.X_y"})
+    assert response["X-Request-ID"] == "abc-123.X_y"
+
+
+@pytest.mark.parametrize("bad", ["a" * 129, "has space", "semi;colon", "\u00e9"])
+def test_request_id_is_replaced_when_not_sane(client, bad):
+    response = client.get("/healthz", headers={"X-Request-ID": bad})
+    assert response["X-Request-ID"] != bad
+    assert len(response["X-Request-ID"]) == 32
+
+
+@pytest.mark.django_db
+def test_readyz_names_unreachable_upstreams(client, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise requests.ConnectionError("refused")
+
+    monkeypatch.setattr("gateway_project.health.requests.get", refuse)
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["down"] == ["customers", "orders"]
+
+
+def test_unknown_path_is_json_404(client):
+    response = client.get("/no/such/path")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}

@@ -1,0 +1,27 @@
+"""Request-id middleware and the logging filter."""
+
+import logging
+
+from shared_auth.context import request_id_var
+from shared_auth.logging import RequestIdFilter
+from shared_auth.middleware import sane_request_id
+
+
+def test_sane_request_id_kept():
+    assert sane_request_id("A.b_c-1") == "A.b_c-1"
+
+
+def test_insane_request_id_replaced():
+    for bad in (None, "", "x" * 129, "a b", "a/b", "a\nb"):
+        assert sane_request_id(bad) not in (None, "", bad)
+
+
+def test_log_filter_adds_request_id_and_username():
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "msg", (), None)
+    token = request_id_var.set("rid-1")
+    try:
+        assert RequestIdFilter().filter(record)
+    finally:
+        request_id_var.reset(token)
+    assert record.request_id == "rid-1"
+    assert record.username == "-"
