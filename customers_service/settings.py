@@ -1,11 +1,22 @@
 """Settings of the customers service."""
 
 from common.settings import *  # noqa: F403
-from common.settings import INSTALLED_APPS, database
+from common.settings import INSTALLED_APPS, REST_FRAMEWORK, database
 
 PROJECT = "customers"
 ROOT_URLCONF = "customers_service.urls"
 WSGI_APPLICATION = "customers_service.wsgi.application"
 DATABASES = {"default": database("CUSTOMERS_DATABASE_URL", PROJECT)}
 
-INSTALLED_APPS = [*INSTALLED_APPS, "customers_service.customers"]
+INSTALLED_APPS = [*INSTALLED_APPS, "drf_spectacular", "customers_service.customers"]
+
+# shared_auth verifies every request's bearer token itself (see shared_auth/conf.py
+# for every key and its default; ISSUER and JWKS_URL default to JWT_ISSUER and
+# JWT_JWKS_URL).
+SHARED_AUTH = {"AUDIENCE": PROJECT}
+
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_AUTHENTICATION_CLASSES": ["shared_auth.authentication.JWTAuthentication"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}

@@ -1,11 +1,22 @@
 """Settings of the orders service."""
 
 from common.settings import *  # noqa: F403
-from common.settings import INSTALLED_APPS, database
+from common.settings import INSTALLED_APPS, REST_FRAMEWORK, database
 
 PROJECT = "orders"
 ROOT_URLCONF = "orders_service.urls"
 WSGI_APPLICATION = "orders_service.wsgi.application"
 DATABASES = {"default": database("ORDERS_DATABASE_URL", PROJECT)}
 
-INSTALLED_APPS = [*INSTALLED_APPS, "orders_service.orders"]
+INSTALLED_APPS = [*INSTALLED_APPS, "drf_spectacular", "orders_service.orders"]
+
+# shared_auth verifies every request's bearer token itself (see shared_auth/conf.py
+# for every key and its default; ISSUER and JWKS_URL default to JWT_ISSUER and
+# JWT_JWKS_URL).
+SHARED_AUTH = {"AUDIENCE": PROJECT}
+
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_AUTHENTICATION_CLASSES": ["shared_auth.authentication.JWTAuthentication"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
