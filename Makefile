@@ -6,7 +6,7 @@ STAMP := $(VENV)/.requirements-installed
 SETTINGS := gateway_project.settings orders_service.settings customers_service.settings
 
 .DEFAULT_GOAL := help
-.PHONY: help install migrate seed run lint test clean
+.PHONY: help install migrate seed run lint test bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ lint: install ## Check the code with ruff
 
 test: lint ## Lint, then run every test suite (unit, integration, end to end)
 	$(PY) tests/run.py
+
+bench: install ## Measure direct vs gateway vs nginx (BENCH_ARGS="--profile" etc.)
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 clean: ## Remove .venv and var/ (databases, keys, artifacts)
 	rm -rf $(VENV) var

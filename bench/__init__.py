@@ -1,0 +1,1 @@
+"""``make bench``: the stack's throughput, latency and gateway cost, measured."""

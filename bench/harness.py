@@ -1,0 +1,267 @@
+"""Pure functions of the bench: parsing, statistics, ratios and the table.
+
+Nothing here starts a process or opens a socket, so all of it is unit tested
+(tests/e2e/test_bench_harness.py).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+
+RESULT_MARKER = "BENCH_RESULT "
+
+# Variants in the order they are measured (and printed).
+VARIANTS: dict[str, str] = {
+    "direct": "GET /api/orders/{id}/ direct to orders",
+    "gateway": "GET /api/orders/{id}/ through the gateway",
+    "nginx": "GET /api/orders/{id}/ through nginx (floor)",
+    "gateway_post": "POST /api/orders/ through the gateway",
+}
+
+# Targets of issue 7, all measured by one run of ``make bench``.
+TARGET_THROUGHPUT_RATIO_C16 = 0.5
+TARGET_ADDED_P50_MS_C1 = 0.8
+TARGET_VERIFY_US = 100.0
+
+
+@dataclass
+class Measurement:
+    """One load run: a variant at a number of connections, one repetition."""
+
+    variant: str
+    connections: int
+    repetition: int
+    requests: int
+    duration_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: dict[str, int] = field(default_factory=dict)
+    cpu_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rps(self) -> float:
+        """Return the completed requests per second."""
+        return self.requests / self.duration_s if self.duration_s else 0.0
+
+    def as_dict(self) -> dict:
+        """Return the measurement as JSON-ready data, with ``rps`` and CPU/request."""
+        data = asdict(self)
+        data["rps"] = round(self.rps, 1)
+        data["cpu_ms_per_request"] = cpu_per_request(self.cpu_ms, self.requests)
+        return data
+
+
+def parse_wrk_output(stdout: str) -> dict:
+    """Return the result that bench/wrk.lua's ``done()`` printed in ``stdout``.
+
+    Raise ``ValueError`` if wrk printed no result line (it failed to run).
+    """
+    for line in stdout.splitlines():
+        if line.startswith(RESULT_MARKER):
+            data = json.loads(line[len(RESULT_MARKER) :])
+            return {
+                "requests": int(data["requests"]),
+                "duration_s": data["duration_us"] / 1e6,
+                "p50_ms": data["p50_us"] / 1e3,
+                "p99_ms": data["p99_us"] / 1e3,
+                "errors": {k: int(v) for k, v in data["errors"].items() if v},
+            }
+    raise ValueError(f"no {RESULT_MARKER.strip()} line in wrk output:\n{stdout}")
+
+
+def percentile(sorted_values: Sequence[float], pct: float) -> float:
+    """Return the ``pct`` percentile (nearest rank) of already sorted values."""
+    if not sorted_values:
+        return 0.0
+    rank = max(1, min(len(sorted_values), round(pct / 100 * len(sorted_values))))
+    return sorted_values[rank - 1]
+
+
+def parse_proc_stat(text: str) -> tuple[int, int]:
+    """Return ``(ppid, utime + stime in clock ticks)`` from a /proc/<pid>/stat line.
+
+    The command name (field 2) may hold spaces and parentheses, so fields are
+    counted from its closing parenthesis.
+    """
+    fields = text[text.rindex(")") + 2 :].split()
+    # After the name: state(3) ppid(4) ... utime(14) stime(15), 1-based.
+    return int(fields[1]), int(fields[11]) + int(fields[12])
+
+
+def descendants(root: int, parents: dict[int, int]) -> set[int]:
+    """Return ``root`` and every process below it, given ``{pid: ppid}``."""
+    found = {root}
+    changed = True
+    while changed:
+        changed = False
+        for pid, ppid in parents.items():
+            if ppid in found and pid not in found:
+                found.add(pid)
+                changed = True
+    return found
+
+
+def cpu_per_request(cpu_ms: dict[str, float], requests: int) -> dict[str, float]:
+    """Return each process's CPU milliseconds per completed request."""
+    if not requests:
+        return {}
+    return {name: round(ms / requests, 3) for name, ms in cpu_ms.items()}
+
+
+def median(values: Iterable[float]) -> float:
+    """Return the median of ``values`` (0.0 for none)."""
+    values = list(values)
+    return statistics.median(values) if values else 0.0
+
+
+def summarize(measurements: Sequence[Measurement]) -> dict[str, dict[int, dict]]:
+    """Return ``{variant: {connections: row}}``, each row the median of repetitions.
+
+    A row holds ``rps``, ``p50_ms``, ``p99_ms``, ``cpu_ms_per_request`` (per
+    process), ``requests`` and ``errors`` (summed), and ``repetitions``.
+    """
+    groups: dict[tuple[str, int], list[Measurement]] = {}
+    for m in measurements:
+        groups.setdefault((m.variant, m.connections), []).append(m)
+    table: dict[str, dict[int, dict]] = {}
+    for (variant, conns), runs in groups.items():
+        processes = sorted({name for m in runs for name in m.cpu_ms})
+        errors: Counter[str] = Counter()
+        for m in runs:
+            errors.update(m.errors)
+        table.setdefault(variant, {})[conns] = {
+            "rps": round(median(m.rps for m in runs), 1),
+            "p50_ms": round(median(m.p50_ms for m in runs), 3),
+            "p99_ms": round(median(m.p99_ms for m in runs), 3),
+            "cpu_ms_per_request": {
+                name: round(
+                    median(
+                        m.cpu_ms[name] / m.requests
+                        for m in runs
+                        if m.requests and name in m.cpu_ms
+                    ),
+                    3,
+                )
+                for name in processes
+            },
+            "requests": sum(m.requests for m in runs),
+            "errors": dict(errors),
+            "repetitions": len(runs),
+        }
+    return table
+
+
+def ratios(table: dict[str, dict[int, dict]]) -> dict[str, float | None]:
+    """Return the headline ratios and differences against the direct variant.
+
+    ``<variant>_to_direct_throughput_c<N>`` is the variant's req/s over the
+    direct req/s; ``<variant>_added_p50_ms_c<N>`` its p50 minus the direct p50.
+    A value is None where either side was not measured.
+    """
+    result: dict[str, float | None] = {}
+    direct = table.get("direct", {})
+    for variant in ("gateway", "nginx"):
+        rows = table.get(variant, {})
+        for conns in sorted(set(direct) | set(rows)):
+            base, row = direct.get(conns), rows.get(conns)
+            ok = bool(base and row and base["rps"])
+            result[f"{variant}_to_direct_throughput_c{conns}"] = (
+                round(row["rps"] / base["rps"], 3) if ok else None
+            )
+            result[f"{variant}_added_p50_ms_c{conns}"] = (
+                round(row["p50_ms"] - base["p50_ms"], 3) if ok else None
+            )
+    return result
+
+
+def targets(
+    headline: dict[str, float | None], verify_us: float | None, queries: int | None
+) -> dict[str, bool | None]:
+    """Return which targets of issue 7 this run met (None: not measured)."""
+
+    def check(value: float | None, ok) -> bool | None:
+        return None if value is None else bool(ok(value))
+
+    return {
+        "gateway_throughput_c16_at_least_0.5_of_direct": check(
+            headline.get("gateway_to_direct_throughput_c16"),
+            lambda v: v >= TARGET_THROUGHPUT_RATIO_C16,
+        ),
+        "gateway_added_p50_c1_at_most_0.8_ms": check(
+            headline.get("gateway_added_p50_ms_c1"),
+            lambda v: v <= TARGET_ADDED_P50_MS_C1,
+        ),
+        "verify_one_token_under_100_us": check(
+            verify_us, lambda v: v < TARGET_VERIFY_US
+        ),
+        "service_auth_zero_db_queries": check(queries, lambda v: v == 0),
+    }
+
+
+def format_table(table: dict[str, dict[int, dict]]) -> str:
+    """Return the human table: one line per variant and connection count."""
+    header = (
+        f"{'variant':<44} {'conns':>5} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'gw CPU ms/req':>13} {'orders CPU ms/req':>17} {'errors':>6}"
+    )
+    lines = [header, "-" * len(header)]
+    for variant, label in VARIANTS.items():
+        for conns, row in sorted(table.get(variant, {}).items()):
+            cpu = row["cpu_ms_per_request"]
+            gateway = cpu.get("gateway") if variant.startswith("gateway") else None
+            orders = cpu.get("orders")
+            lines.append(
+                f"{label:<44} {conns:>5} {row['rps']:>7.0f} {row['p50_ms']:>7.2f} "
+                f"{row['p99_ms']:>7.2f} {_cell(gateway):>13} {_cell(orders):>17} "
+                f"{sum(row['errors'].values()):>6}"
+            )
+    return "\n".join(lines)
+
+
+def _cell(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+def format_headline(headline: dict[str, float | None]) -> str:
+    """Return the ratio lines printed under the table."""
+    lines = []
+    for key, value in headline.items():
+        shown = "n/a" if value is None else f"{value:.3f}"
+        lines.append(f"  {key:<40} {shown}")
+    return "\n".join(lines)
+
+
+def top_frames(collapsed: str, limit: int = 15) -> list[tuple[str, float, float]]:
+    """Return ``(frame, self %, total %)`` of the hottest frames of a profile.
+
+    ``collapsed`` is py-spy's ``--format raw`` output (Brendan Gregg's collapsed
+    stacks: ``frame;frame;frame count`` per line). Frames are ranked by the share
+    of samples in which they are the innermost frame (self time).
+    """
+    self_counts: Counter[str] = Counter()
+    total_counts: Counter[str] = Counter()
+    samples = 0
+    for line in collapsed.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        frames = stack.split(";")
+        samples += n
+        self_counts[frames[-1]] += n
+        for frame in set(frames):
+            total_counts[frame] += n
+    if not samples:
+        return []
+    return [
+        (
+            frame,
+            round(100 * n / samples, 1),
+            round(100 * total_counts[frame] / samples, 1),
+        )
+        for frame, n in self_counts.most_common(limit)
+    ]

@@ -1,0 +1,552 @@
+"""``make bench``: measure the stack as production runs it, print and save a table.
+
+Starts gateway, orders and customers under their own gunicorn settings (DEBUG
+off, gthread, 2 workers x 4 threads) on free ports, seeds a customer and an order
+over HTTP, warms up, then measures, alternating the variants within each
+repetition:
+
+- ``direct``: GET /api/orders/{id}/ straight to the orders service;
+- ``gateway``: the same through the gateway, with a bearer token;
+- ``nginx``: the same through nginx in front of orders (when nginx is installed);
+- ``gateway_post``: POST /api/orders/ through the gateway (gateway, orders,
+  customers);
+
+each at 1 and 16 connections, with wrk (or a Python generator without it). It
+also times one token verification on the service side and counts its database
+queries. Results go to ``var/bench/latest.json`` and a dated copy.
+
+Usage: ``python -m bench.run [--duration 5] [--repeats 3] [--profile] ...``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+
+from bench import harness, load
+from bench.nginx import Nginx
+from tests.e2e.stack import PROJECTS, ROOT, Stack, free_port
+
+logger = logging.getLogger("bench")
+
+OUT_DIR = ROOT / "var" / "bench"
+USER = "alice"
+TIMEOUT = 10
+# Refresh the 5-minute access token well before it expires.
+TOKEN_MAX_AGE = 60.0
+CREDIT_LIMITS = ("1000000.00", "100000.00", "10000.00")
+ORDER_TOTAL = "0.01"
+
+
+@dataclass
+class Tokens:
+    """The bench user's access token, refreshed (rotating) when it gets old."""
+
+    stack: Stack
+    access: str = ""
+    refresh: str = ""
+    issued: float = 0.0
+
+    def get(self) -> str:
+        """Return an access token younger than ``TOKEN_MAX_AGE`` seconds."""
+        if time.monotonic() - self.issued < TOKEN_MAX_AGE:
+            return self.access
+        pair = None
+        if self.refresh:
+            response = requests.post(
+                f"{self.stack.url('gateway')}/auth/token/refresh/",
+                json={"refresh": self.refresh},
+                timeout=TIMEOUT,
+            )
+            pair = response.json() if response.status_code == 200 else None
+        try:
+            pair = pair or self.stack.login(USER)
+        except requests.HTTPError as exc:
+            if exc.response.status_code != 404:
+                raise
+            print("!! POST /auth/token/ is missing: running without a token")
+            self.issued = float("inf")  # never retry
+            return ""
+        self.access = pair["access"]
+        self.refresh = pair.get("refresh", self.refresh)
+        self.issued = time.monotonic()
+        return self.access
+
+
+@dataclass
+class Plan:
+    """What to measure: the URL of each variant and the order's id."""
+
+    urls: dict[str, str]
+    post_url: str = ""
+    post_body: str = ""
+    mode: str = "orders"
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def target(self, variant: str, token: str) -> load.Target:
+        """Return the request of ``variant`` carrying ``token``."""
+        if variant == "gateway_post":
+            return load.Target(self.post_url, "POST", token, self.post_body)
+        return load.Target(self.urls[variant], "GET", token)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="make bench", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--duration", type=float, default=5.0, help="s per run")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per variant")
+    parser.add_argument("--warmup", type=float, default=2.0, help="s per variant")
+    parser.add_argument("--connections", default="1,16", help="e.g. 1,16")
+    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads")
+    parser.add_argument(
+        "--load", choices=("auto", "wrk", "python"), default="auto", help="generator"
+    )
+    parser.add_argument(
+        "--no-install", action="store_true", help="never apt-get install wrk"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="after the table, profile the gateway with py-spy under load",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep logs and databases")
+    args = parser.parse_args(argv)
+    args.connections = [int(c) for c in args.connections.split(",") if c]
+    return args
+
+
+# -- seeding ---------------------------------------------------------------------
+def seed(stack: Stack, token: str) -> tuple[int, int] | None:
+    """Create a customer and one order as the bench user over HTTP.
+
+    Return ``(customer_id, order_id)``, or None when the services' APIs are not
+    there (404/405): the bench then does a dry run on ``/healthz``.
+    """
+    headers = {"Authorization": f"Bearer {token}"}
+    customer = None
+    for limit in CREDIT_LIMITS:
+        response = requests.post(
+            f"{stack.url('customers')}/api/customers/",
+            json={"name": "bench customer", "credit_limit": limit},
+            headers=headers,
+            timeout=TIMEOUT,
+        )
+        if response.status_code in (404, 405):
+            return None
+        if response.status_code == 201:
+            customer = response.json()
+            break
+    if customer is None:
+        raise RuntimeError(
+            f"cannot create a customer: {response.status_code} {response.text}"
+        )
+    response = requests.post(
+        f"{stack.url('orders')}/api/orders/",
+        json={"customer_id": customer["id"], "total": ORDER_TOTAL},
+        headers=headers,
+        timeout=TIMEOUT,
+    )
+    if response.status_code in (404, 405):
+        return None
+    if response.status_code != 201:
+        raise RuntimeError(
+            f"cannot create an order: {response.status_code} {response.text}"
+        )
+    return customer["id"], response.json()["id"]
+
+
+def plan(stack: Stack, token: str, nginx_url: str | None) -> Plan:
+    """Seed the data and return the URLs to load, checking each answers."""
+    bases = {"direct": stack.url("orders"), "gateway": stack.url("gateway")}
+    if nginx_url:
+        bases["nginx"] = nginx_url
+    seeded = seed(stack, token) if token else None
+    if seeded is None:
+        print("!! login or the orders/customers APIs missing: DRY RUN on /healthz")
+        result = Plan(
+            {v: f"{base}/healthz" for v, base in bases.items()}, mode="healthz"
+        )
+        result.skipped["gateway_post"] = "orders API missing"
+        return result
+    customer_id, order_id = seeded
+    result = Plan(
+        {v: f"{base}/api/orders/{order_id}/" for v, base in bases.items()},
+        post_url=f"{stack.url('gateway')}/api/orders/",
+        post_body=json.dumps({"customer_id": customer_id, "total": ORDER_TOTAL}),
+    )
+    check(result, token)
+    return result
+
+
+def check(current: Plan, token: str) -> None:
+    """Drop (into ``skipped``) each variant that does not answer as it should."""
+    headers = {"Authorization": f"Bearer {token}"}
+    for variant, url in list(current.urls.items()):
+        response = requests.get(url, headers=headers, timeout=TIMEOUT)
+        if response.status_code != 200:
+            current.skipped[variant] = f"GET {url}: {response.status_code}"
+            del current.urls[variant]
+    response = requests.post(
+        current.post_url,
+        data=current.post_body,
+        headers={**headers, "Content-Type": "application/json"},
+        timeout=TIMEOUT,
+    )
+    if response.status_code != 201:
+        current.skipped["gateway_post"] = f"POST: {response.status_code}"
+    for variant, reason in current.skipped.items():
+        print(f"!! skipping {variant}: {reason}")
+
+
+def variants(current: Plan) -> list[str]:
+    """Return the variants to measure, in table order."""
+    return [
+        v
+        for v in harness.VARIANTS
+        if v not in current.skipped and (v in current.urls or v == "gateway_post")
+    ]
+
+
+# -- CPU accounting ----------------------------------------------------------------
+def process_table() -> dict[int, tuple[int, int]]:
+    """Return ``{pid: (ppid, cpu ticks)}`` of every process now."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                table[int(entry.name)] = harness.parse_proc_stat(
+                    (entry / "stat").read_text()
+                )
+            except (OSError, ValueError, IndexError):
+                continue
+    return table
+
+
+def cpu_seconds(roots: dict[str, int]) -> dict[str, float]:
+    """Return the CPU seconds used so far by each named process tree."""
+    table = process_table()
+    parents = {pid: ppid for pid, (ppid, _) in table.items()}
+    tick = os.sysconf("SC_CLK_TCK")
+    return {
+        name: sum(table[p][1] for p in harness.descendants(pid, parents) if p in table)
+        / tick
+        for name, pid in roots.items()
+    }
+
+
+# -- measuring -----------------------------------------------------------------------
+class Runner:
+    """Runs one load against one variant and records CPU of the processes."""
+
+    def __init__(self, args: argparse.Namespace, wrk: str | None, roots: dict) -> None:
+        self.args, self.wrk, self.roots = args, wrk, roots
+
+    def load(self, target: load.Target, connections: int, duration: float) -> dict:
+        if self.wrk:
+            return load.run_wrk(self.wrk, target, connections, duration)
+        return load.run_python(target, connections, duration)
+
+    def measure(
+        self, variant: str, target: load.Target, connections: int, repetition: int
+    ) -> harness.Measurement:
+        before = cpu_seconds(self.roots)
+        result = self.load(target, connections, self.args.duration)
+        after = cpu_seconds(self.roots)
+        measurement = harness.Measurement(
+            variant=variant,
+            connections=connections,
+            repetition=repetition,
+            cpu_ms={k: round((after[k] - before[k]) * 1e3, 1) for k in before},
+            **result,
+        )
+        print(
+            f"  rep {repetition + 1} {variant:<13} c{connections:<3} "
+            f"{measurement.rps:8.0f} req/s  p50 {measurement.p50_ms:6.2f} ms  "
+            f"p99 {measurement.p99_ms:6.2f} ms"
+            + (f"  errors {measurement.errors}" if measurement.errors else ""),
+            flush=True,
+        )
+        return measurement
+
+
+def measure_all(
+    runner: Runner, current: Plan, tokens: Tokens
+) -> list[harness.Measurement]:
+    """Warm up, then measure every variant at every connection count, alternating."""
+    args = runner.args
+    chosen = variants(current)
+    print(f"warming up {', '.join(chosen)} ({args.warmup:g} s each)", flush=True)
+    for variant in chosen:
+        runner.load(
+            current.target(variant, tokens.get()), max(args.connections), args.warmup
+        )
+    measurements = []
+    for repetition in range(args.repeats):
+        for connections in args.connections:
+            for variant in chosen:
+                target = current.target(variant, tokens.get())
+                measurements.append(
+                    runner.measure(variant, target, connections, repetition)
+                )
+    return measurements
+
+
+def service_auth(stack: Stack, token: str) -> dict:
+    """Run bench/auth_check.py under the orders settings; return its result."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.auth_check"],
+        cwd=ROOT,
+        env={
+            **stack.env,
+            "DJANGO_SETTINGS_MODULE": f"{PROJECTS['orders']}.settings",
+            "BENCH_TOKEN": token,
+        },
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    for line in result.stdout.splitlines():
+        if line.startswith("BENCH_AUTH "):
+            return json.loads(line[len("BENCH_AUTH ") :])
+    return {"error": (result.stderr or result.stdout)[-2000:]}
+
+
+def verify_token_script(stack: Stack) -> str | None:
+    """Return the output of bench/verify_token.py (shared_auth's), if it exists."""
+    script = ROOT / "bench" / "verify_token.py"
+    if not script.exists():
+        return None
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.verify_token"],
+        cwd=ROOT,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return (result.stdout + result.stderr).strip()[-2000:]
+
+
+def profile_gateway(runner: Runner, current: Plan, tokens: Tokens) -> dict | None:
+    """Profile the gateway's workers with py-spy during one c16 gateway run."""
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(py_spy).exists():
+        print("!! --profile needs py-spy (pip install -r requirements.txt)")
+        return None
+    variant = "gateway" if "gateway" in current.urls else "direct"
+    out = OUT_DIR / f"profile-{variant}.txt"
+    duration = max(3, round(runner.args.duration))
+    spy = subprocess.Popen(
+        [
+            py_spy,
+            "record",
+            "--pid",
+            str(runner.roots["gateway"]),
+            "--subprocesses",
+            "--nonblocking",
+            "--rate",
+            "250",
+            "--format",
+            "raw",
+            "--duration",
+            str(duration),
+            "--output",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(0.5)
+    runner.load(current.target(variant, tokens.get()), 16, duration)
+    _, stderr = spy.communicate(timeout=duration + 60)
+    if spy.returncode or not out.exists():
+        print(f"!! py-spy failed: {stderr.strip()[-500:]}")
+        return None
+    frames = harness.top_frames(out.read_text())
+    return {"variant": variant, "file": str(out.relative_to(ROOT)), "top": frames}
+
+
+# -- reporting -------------------------------------------------------------------
+def machine(wrk: str | None) -> dict:
+    """Return what the run ran on."""
+    cpu = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+
+    def version(cmd: list[str]) -> str:
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        lines = (out.stdout + out.stderr).strip().splitlines()
+        return " ".join(lines[0].split()[:3]) if lines else ""
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "load_average": list(os.getloadavg()),
+        "wrk": version([wrk, "--version"]) if wrk else None,
+        "nginx": version([Nginx.available(), "-v"]) if Nginx.available() else None,
+        "commit": version(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]),
+    }
+
+
+def report(args, info, current, table, headline, auth, measurements, profile) -> dict:
+    """Print the results and return them as the JSON document."""
+    gateway_rows = table.get("gateway", {})
+    gateway_cpu = {
+        f"gateway_cpu_ms_per_request_c{c}": row["cpu_ms_per_request"].get("gateway")
+        for c, row in gateway_rows.items()
+    }
+    verify_us = auth.get("verify_us")
+    queries = auth.get("db_queries")
+    met = harness.targets(headline, verify_us, queries)
+    print()
+    print(
+        f"== make bench: {info['cpu']} x{info['cores']}, load {info['wrk'] or 'python'}"
+        f", {args.database}, gunicorn gthread {args.workers}x{args.threads}, "
+        f"{args.duration:g} s x {args.repeats} per variant, target {current.mode}"
+    )
+    print(harness.format_table(table))
+    print(harness.format_headline({**headline, **gateway_cpu}))
+    print(
+        "service auth (orders settings): verify one token "
+        f"{verify_us} us via {auth.get('authenticator')}, PyJWT decode alone "
+        f"{auth.get('pyjwt_verify_us')} us; per 100 authentications: "
+        f"{queries} DB queries, {auth.get('network_connects')} network connects"
+    )
+    for error in ("error", "service_auth_error", "pyjwt_error"):
+        if error in auth:
+            print(f"!! {error}: {auth[error]}")
+    print("targets: " + ", ".join(f"{k}={v}" for k, v in met.items()))
+    if profile:
+        print(f"gateway profile ({profile['file']}), self% total% frame:")
+        for frame, own, total in profile["top"]:
+            print(f"  {own:5.1f} {total:5.1f}  {frame}")
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "mode": current.mode,
+        "machine": info,
+        "settings": {
+            "duration_s": args.duration,
+            "repeats": args.repeats,
+            "warmup_s": args.warmup,
+            "connections": args.connections,
+            "database": args.database,
+            "gunicorn": f"gthread {args.workers} workers x {args.threads} threads",
+            "load": "wrk" if info["wrk"] else "python",
+        },
+        **headline,
+        **gateway_cpu,
+        "service_auth": auth,
+        "targets": met,
+        "skipped": current.skipped,
+        "table": {
+            v: {str(c): row for c, row in rows.items()} for v, rows in table.items()
+        },
+        "runs": [m.as_dict() for m in measurements],
+        "profile": profile,
+    }
+
+
+def save(document: dict) -> Path:
+    """Write ``var/bench/latest.json`` and a dated copy; return the dated path."""
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(document, indent=2) + "\n"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    dated = OUT_DIR / f"bench-{stamp}.json"
+    dated.write_text(text)
+    (OUT_DIR / "latest.json").write_text(text)
+    return dated
+
+
+def main(argv: list[str]) -> int:
+    """Run the whole bench; return the process exit status."""
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    wrk = None
+    if args.load != "python":
+        wrk = load.ensure_wrk(install=not args.no_install)
+        if wrk is None and args.load == "wrk":
+            print("wrk is required (--load wrk) but missing")
+            return 2
+    info = machine(wrk)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-"))
+    env = {
+        "E2E_WORKERS": str(args.workers),
+        "E2E_THREADS": str(args.threads),
+        "WEB_CONCURRENCY": str(args.workers),
+        "GUNICORN_THREADS": str(args.threads),
+    }
+    stack = Stack(workdir / "stack", args.database, extra_env=env)
+    nginx = Nginx(workdir / "nginx", free_port(), f"127.0.0.1:{stack.ports['orders']}")
+    try:
+        print(f"starting the stack in {workdir} ({args.database}) ...", flush=True)
+        stack.setup()
+        nginx_url = None
+        if Nginx.available():
+            nginx.start()
+            nginx_url = nginx.url
+        else:
+            print("!! nginx is not installed: no nginx floor (apt-get install nginx)")
+        tokens = Tokens(stack)
+        current = plan(stack, tokens.get(), nginx_url)
+        roots = {name: proc.pid for name, proc in stack.processes.items()}
+        if nginx.process:
+            roots["nginx"] = nginx.process.pid
+        runner = Runner(args, wrk, roots)
+        measurements = measure_all(runner, current, tokens)
+        token = tokens.get()
+        auth = service_auth(stack, token) if token else {"error": "no token"}
+        verify_output = verify_token_script(stack)
+        profile = profile_gateway(runner, current, tokens) if args.profile else None
+        table = harness.summarize(measurements)
+        headline = harness.ratios(table)
+        document = report(
+            args, info, current, table, headline, auth, measurements, profile
+        )
+        if verify_output:
+            print("bench/verify_token.py:\n" + verify_output)
+            document["verify_token_script"] = verify_output
+        document["machine"]["load_average_after"] = list(os.getloadavg())
+        dated = save(document)
+        print(f"written {OUT_DIR.relative_to(ROOT)}/latest.json and {dated.name}")
+    except Exception:
+        for name in PROJECTS:
+            path = stack.log_path(name)
+            if path.exists():
+                print(f"--- {name} log (tail) ---\n{path.read_text()[-3000:]}")
+        raise
+    finally:
+        nginx.stop()
+        stack.close()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            print(f"kept {workdir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

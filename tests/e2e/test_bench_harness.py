@@ -1,0 +1,182 @@
+"""Unit tests of the bench's pure functions (bench/harness.py, bench/nginx.py).
+
+No server, no timing: the bench itself is ``make bench``, never part of the suite.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from bench import harness
+from bench.nginx import render_config
+
+WRK_STDOUT = """\
+Running 5s test @ http://127.0.0.1:40001/api/orders/1/
+  1 threads and 16 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     6.12ms    2.01ms  40.10ms   80.00%
+  12500 requests in 5.00s, 4.10MB read
+Requests/sec:   2500.00
+BENCH_RESULT {"requests": 12500, "duration_us": 5000000, "p50_us": 5900, \
+"p99_us": 14250, "errors": {"connect": 0, "read": 0, "write": 0, "status": 3, \
+"timeout": 0}}
+"""
+
+
+def run(variant, conns, rep, requests, p50, cpu=None, errors=None):
+    return harness.Measurement(
+        variant=variant,
+        connections=conns,
+        repetition=rep,
+        requests=requests,
+        duration_s=5.0,
+        p50_ms=p50,
+        p99_ms=p50 * 3,
+        errors=errors or {},
+        cpu_ms=cpu or {},
+    )
+
+
+def test_parse_wrk_output_reads_the_result_line():
+    result = harness.parse_wrk_output(WRK_STDOUT)
+
+    assert result == {
+        "requests": 12500,
+        "duration_s": 5.0,
+        "p50_ms": 5.9,
+        "p99_ms": 14.25,
+        "errors": {"status": 3},
+    }
+
+
+def test_parse_wrk_output_without_result_line_raises():
+    with pytest.raises(ValueError, match="BENCH_RESULT"):
+        harness.parse_wrk_output("unable to connect to 127.0.0.1:1 Connection refused")
+
+
+def test_wrk_script_prints_the_fields_the_parser_reads():
+    script = (Path(harness.__file__).parent / "wrk.lua").read_text()
+
+    for key in ("requests", "duration_us", "p50_us", "p99_us", "errors"):
+        assert f'"{key}"' in script
+    assert harness.RESULT_MARKER.strip() in script
+
+
+@pytest.mark.parametrize(
+    ("pct", "expected"), [(50, 5), (99, 10), (100, 10), (0, 1), (10, 1)]
+)
+def test_percentile_nearest_rank(pct, expected):
+    assert harness.percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], pct) == expected
+
+
+def test_percentile_of_nothing_is_zero():
+    assert harness.percentile([], 50) == 0.0
+
+
+def test_parse_proc_stat_handles_spaces_and_parentheses_in_the_name():
+    line = (
+        "4242 (gunicorn: (worker) x) S 4200 4242 4242 0 -1 4194560 100 0 0 0 "
+        "150 25 0 0 20 0 5 0 123 0 0"
+    )
+
+    assert harness.parse_proc_stat(line) == (4200, 175)
+
+
+def test_descendants_follows_the_whole_tree_only():
+    parents = {1: 0, 10: 1, 11: 10, 12: 10, 13: 11, 20: 1, 21: 20}
+
+    assert harness.descendants(10, parents) == {10, 11, 12, 13}
+    assert harness.descendants(21, parents) == {21}
+
+
+def test_summarize_takes_medians_and_sums_errors():
+    runs = [
+        run("direct", 16, 0, 10000, 5.0, {"orders": 5000.0}),
+        run("direct", 16, 1, 12000, 4.0, {"orders": 6600.0}, {"status": 2}),
+        run("direct", 16, 2, 11000, 6.0, {"orders": 5500.0}, {"status": 1}),
+    ]
+
+    row = harness.summarize(runs)["direct"][16]
+
+    assert row["rps"] == 2200.0
+    assert row["p50_ms"] == 5.0
+    assert row["p99_ms"] == 15.0
+    assert row["cpu_ms_per_request"] == {"orders": 0.5}
+    assert row["requests"] == 33000
+    assert row["errors"] == {"status": 3}
+    assert row["repetitions"] == 3
+
+
+def test_ratios_against_direct():
+    table = harness.summarize(
+        [
+            run("direct", 1, 0, 5000, 0.9),
+            run("direct", 16, 0, 12500, 6.0),
+            run("gateway", 1, 0, 2500, 1.6),
+            run("gateway", 16, 0, 6250, 12.5),
+        ]
+    )
+
+    headline = harness.ratios(table)
+
+    assert headline["gateway_to_direct_throughput_c16"] == 0.5
+    assert headline["gateway_added_p50_ms_c1"] == 0.7
+    assert headline["gateway_to_direct_throughput_c1"] == 0.5
+    assert headline["gateway_added_p50_ms_c16"] == 6.5
+    assert headline["nginx_to_direct_throughput_c16"] is None
+
+
+def test_targets_met_missed_and_unmeasured():
+    met = harness.targets(
+        {"gateway_to_direct_throughput_c16": 0.5, "gateway_added_p50_ms_c1": 0.81},
+        verify_us=None,
+        queries=0,
+    )
+
+    assert met == {
+        "gateway_throughput_c16_at_least_0.5_of_direct": True,
+        "gateway_added_p50_c1_at_most_0.8_ms": False,
+        "verify_one_token_under_100_us": None,
+        "service_auth_zero_db_queries": True,
+    }
+
+
+def test_format_table_shows_gateway_cpu_only_for_gateway_variants():
+    table = harness.summarize(
+        [
+            run("direct", 1, 0, 5000, 0.9, {"gateway": 0.0, "orders": 2500.0}),
+            run("gateway", 1, 0, 2500, 1.6, {"gateway": 2500.0, "orders": 1250.0}),
+        ]
+    )
+
+    lines = harness.format_table(table).splitlines()
+
+    assert "req/s" in lines[0]
+    direct, gateway = lines[2], lines[3]
+    assert direct.split()[-5:] == ["1000", "0.90", "2.70", "0.500", "0"]
+    assert gateway.split()[-6:] == ["500", "1.60", "4.80", "1.000", "0.500", "0"]
+
+
+def test_top_frames_ranks_self_time():
+    collapsed = (
+        "main (app.py:1);handle (app.py:5);verify (jwt.py:9) 60\n"
+        "main (app.py:1);handle (app.py:5);forward (proxy.py:3) 30\n"
+        "main (app.py:1);idle (app.py:2) 10\n"
+        "garbage line\n"
+    )
+
+    top = harness.top_frames(collapsed, limit=2)
+
+    assert top == [
+        ("verify (jwt.py:9)", 60.0, 60.0),
+        ("forward (proxy.py:3)", 30.0, 30.0),
+    ]
+
+
+def test_nginx_config_proxies_to_the_upstream_in_the_foreground(tmp_path):
+    config = render_config(tmp_path, 4321, "127.0.0.1:8001")
+
+    assert "daemon off;" in config
+    assert "listen 127.0.0.1:4321;" in config
+    assert "server 127.0.0.1:8001;" in config
+    assert f"pid {tmp_path}/nginx.pid;" in config
