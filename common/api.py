@@ -1,0 +1,81 @@
+"""DRF building blocks both services share: pagination and the error shape.
+
+Every error leaves a service as ``{"detail": "...", "code": "..."}``; a
+validation error also names the offending field first in ``detail`` and keeps
+DRF's per-field messages under ``errors``.
+"""
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.exceptions import APIException, ErrorDetail, ValidationError
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class CappedPageNumberPagination(PageNumberPagination):
+    """Page-number pagination; ``?page_size=`` is honoured up to 100."""
+
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+def _first_error(errors: Any, path: tuple[str, ...] = ()) -> tuple[str, ErrorDetail]:
+    """Return the dotted field path and message of the first error in ``errors``."""
+    if isinstance(errors, Mapping):
+        key, value = next(iter(errors.items()))
+        return _first_error(value, (*path, str(key)))
+    if isinstance(errors, Sequence) and not isinstance(errors, str) and errors:
+        return _first_error(errors[0], path)
+    return ".".join(path), errors
+
+
+def json_exception_handler(exc: Exception, context: dict) -> Response | None:
+    """Return DRF's error response, with ``detail`` and ``code`` always present.
+
+    A ``ValidationError`` becomes 400 ``{"detail": "<field>: <message>",
+    "code": ..., "errors": {<field>: [...]}}``.
+    """
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, ValidationError):
+        field, message = _first_error(exc.detail)
+        if field in ("", "non_field_errors"):
+            detail = str(message)
+        else:
+            detail = f"{field}: {message}"
+        response.data = {
+            "detail": detail,
+            "code": getattr(message, "code", "invalid"),
+            "errors": exc.detail,
+        }
+    elif isinstance(response.data, dict) and "detail" in response.data:
+        detail = response.data["detail"]
+        response.data.setdefault("code", getattr(detail, "code", "error"))
+    return response
+
+
+MONEY_MAX = Decimal("1000000000.00")
+
+
+def money_field(**kwargs: Any) -> serializers.DecimalField:
+    """Return a serializer field for an amount: positive, 2 dp, at most 10**9."""
+    return serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        max_value=MONEY_MAX,
+        **kwargs,
+    )
+
+
+def api_error(status_code: int, detail: str, code: str) -> APIException:
+    """Return a DRF exception answering ``status_code`` with ``detail`` and ``code``."""
+    exc = APIException(detail=detail, code=code)
+    exc.status_code = status_code
+    return exc

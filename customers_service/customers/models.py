@@ -1,0 +1,63 @@
+"""Customers and the credit reserved against them."""
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Q
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+
+
+class Customer(models.Model):
+    """A customer owned by the user (token ``sub``) who created it."""
+
+    owner_sub = models.CharField(max_length=255, db_index=True)
+    owner_username = models.CharField(max_length=150)
+    name = models.CharField(max_length=200)
+    credit_limit = models.DecimalField(**MONEY)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(credit_limit__gt=Decimal("0")),
+                name="customer_credit_limit_positive",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} (#{self.pk})"
+
+
+class Reservation(models.Model):
+    """Credit held for one order; at most one per ``(customer, order_id)``."""
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="reservations"
+    )
+    order_id = models.CharField(max_length=64)
+    amount = models.DecimalField(**MONEY)
+    reserved_by_sub = models.CharField(max_length=255)
+    reserved_by_username = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "order_id"], name="reservation_one_per_order"
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__gt=Decimal("0")), name="reservation_amount_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} for order {self.order_id}"
+
+    @property
+    def owner_sub(self) -> str:
+        """Return the ``sub`` of the customer's owner (for object permissions)."""
+        return self.customer.owner_sub

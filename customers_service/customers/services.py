@@ -1,0 +1,124 @@
+"""Writes of the customers service: customers and credit reservations.
+
+Every write touching a customer's credit locks the customer row first
+(``select_for_update``; on SQLite the ``BEGIN IMMEDIATE`` transaction takes the
+database write lock), so concurrent reservations are serialized and the
+reserved total never exceeds the credit limit.
+"""
+
+import logging
+from decimal import Decimal
+
+from django.db import transaction
+
+from customers_service.customers.exceptions import (
+    CreditLimitBelowReserved,
+    CustomerHasReservations,
+    InsufficientCredit,
+    ReservationConflict,
+    ReservationNotFound,
+)
+from customers_service.customers.models import Customer, Reservation
+from customers_service.customers.selectors import Caller, customer_reserved_credit
+
+logger = logging.getLogger(__name__)
+
+
+def _locked(customer: Customer) -> Customer:
+    """Return ``customer`` re-read with its row locked until the transaction ends."""
+    return Customer.objects.select_for_update().get(pk=customer.pk)
+
+
+def customer_create(*, owner: Caller, name: str, credit_limit: Decimal) -> Customer:
+    """Create and return a customer owned by ``owner``."""
+    customer = Customer.objects.create(
+        owner_sub=owner.id,
+        owner_username=owner.username,
+        name=name,
+        credit_limit=credit_limit,
+    )
+    logger.info("customer %s created", customer.pk)
+    return customer
+
+
+@transaction.atomic
+def customer_update(
+    *, customer: Customer, name: str | None = None, credit_limit: Decimal | None = None
+) -> Customer:
+    """Update and return ``customer``.
+
+    Raise ``CreditLimitBelowReserved`` if ``credit_limit`` is below the credit
+    already reserved.
+    """
+    customer = _locked(customer)
+    if credit_limit is not None:
+        reserved = customer_reserved_credit(customer=customer)
+        if credit_limit < reserved:
+            raise CreditLimitBelowReserved(reserved)
+        customer.credit_limit = credit_limit
+    if name is not None:
+        customer.name = name
+    customer.save(update_fields=["name", "credit_limit", "updated_at"])
+    return customer
+
+
+@transaction.atomic
+def customer_delete(*, customer: Customer) -> None:
+    """Delete ``customer``; raise ``CustomerHasReservations`` if it holds any."""
+    customer = _locked(customer)
+    if customer.reservations.exists():
+        raise CustomerHasReservations()
+    customer.delete()
+    logger.info("customer %s deleted", customer.pk)
+
+
+@transaction.atomic
+def reservation_create(
+    *, customer: Customer, order_id: str, amount: Decimal, reserved_by: Caller
+) -> tuple[Reservation, bool]:
+    """Reserve ``amount`` of ``customer``'s credit for ``order_id``.
+
+    Return ``(reservation, created)``: an existing reservation of the same
+    order and amount is returned as is (``created`` False), so retries never
+    reserve twice. Raise ``ReservationConflict`` if the order holds a
+    reservation of another amount, ``InsufficientCredit`` if the credit left
+    is short.
+    """
+    customer = _locked(customer)
+    existing = customer.reservations.filter(order_id=order_id).first()
+    if existing is not None:
+        if existing.amount != amount:
+            raise ReservationConflict()
+        return existing, False
+    available = customer.credit_limit - customer_reserved_credit(customer=customer)
+    if amount > available:
+        raise InsufficientCredit(available)
+    reservation = Reservation.objects.create(
+        customer=customer,
+        order_id=order_id,
+        amount=amount,
+        reserved_by_sub=reserved_by.id,
+        reserved_by_username=reserved_by.username,
+    )
+    transaction.on_commit(
+        lambda: logger.info(
+            "reserved %s on customer %s for order %s", amount, customer.pk, order_id
+        )
+    )
+    return reservation, True
+
+
+@transaction.atomic
+def reservation_release(*, customer: Customer, order_id: str) -> None:
+    """Release ``order_id``'s reservation; raise ``ReservationNotFound`` if none."""
+    customer = _locked(customer)
+    deleted, _ = customer.reservations.filter(order_id=order_id).delete()
+    if not deleted:
+        raise ReservationNotFound()
+    transaction.on_commit(
+        lambda: logger.info(
+            "released the reservation of order %s on customer %s",
+            order_id,
+            customer.pk,
+        )
+    )

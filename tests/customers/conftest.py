@@ -1,0 +1,55 @@
+"""Fixtures of the customers suite: token users and authenticated API clients."""
+
+from collections.abc import Callable
+
+import pytest
+from rest_framework.test import APIClient
+
+from shared_auth.user import TokenUser
+
+
+def token_user(sub: str, username: str, *roles: str) -> TokenUser:
+    """Return the principal a verified token for ``username`` would give."""
+    return TokenUser({"sub": sub, "username": username, "roles": list(roles)})
+
+
+@pytest.fixture
+def alice() -> TokenUser:
+    return token_user("1", "alice")
+
+
+@pytest.fixture
+def bob() -> TokenUser:
+    return token_user("2", "bob")
+
+
+@pytest.fixture
+def staff() -> TokenUser:
+    return token_user("3", "admin", "staff")
+
+
+@pytest.fixture
+def client_for() -> Callable[[TokenUser], APIClient]:
+    """Return a factory of API clients authenticated as a given user."""
+
+    def make(user: TokenUser) -> APIClient:
+        client = APIClient()
+        client.force_authenticate(user=user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def as_alice(client_for, alice) -> APIClient:
+    return client_for(alice)
+
+
+@pytest.fixture
+def as_bob(client_for, bob) -> APIClient:
+    return client_for(bob)
+
+
+@pytest.fixture
+def as_staff(client_for, staff) -> APIClient:
+    return client_for(staff)

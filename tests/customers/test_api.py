@@ -1,0 +1,251 @@
+"""The customers HTTP API: owner scoping, validation, reservations, errors."""
+
+from decimal import Decimal
+
+import pytest
+from rest_framework.test import APIClient
+
+from customers_service.customers.models import Customer, Reservation
+from tests.customers.factories import make_customer, make_reservation
+
+pytestmark = pytest.mark.django_db
+
+CUSTOMERS = "/api/customers/"
+
+
+def reservations_url(customer: Customer) -> str:
+    return f"{CUSTOMERS}{customer.pk}/reservations/"
+
+
+# -- customers -------------------------------------------------------------------
+def test_create_takes_the_owner_from_the_token_and_ignores_mass_assignment(as_alice):
+    response = as_alice.post(
+        CUSTOMERS,
+        {
+            "name": "Acme",
+            "credit_limit": "100.00",
+            "owner_sub": "2",
+            "owner_username": "bob",
+            "available_credit": "1000000",
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["owner_sub"] == "1"
+    assert body["owner_username"] == "alice"
+    assert body["credit_limit"] == "100.00"
+    assert body["available_credit"] == "100.00"
+    assert Customer.objects.get().owner_sub == "1"
+
+
+def test_detail_shows_the_available_credit(as_alice):
+    customer = make_customer(credit_limit="100.00")
+    make_reservation(customer, amount="30.50")
+    body = as_alice.get(f"{CUSTOMERS}{customer.pk}/").json()
+    assert body["credit_limit"] == "100.00"
+    assert body["available_credit"] == "69.50"
+
+
+def test_list_is_scoped_and_paginated(as_alice, as_staff, django_assert_num_queries):
+    for n in range(3):
+        make_reservation(make_customer(name=f"a{n}"), order_id=f"o{n}")
+    make_customer(owner_sub="2", owner_username="bob")
+    with django_assert_num_queries(2):  # count + page, annotations in one query
+        body = as_alice.get(CUSTOMERS).json()
+    assert body["count"] == 3
+    assert {c["owner_username"] for c in body["results"]} == {"alice"}
+    assert as_staff.get(CUSTOMERS).json()["count"] == 4
+
+
+def test_page_size_is_capped(as_alice):
+    Customer.objects.bulk_create(
+        Customer(owner_sub="1", owner_username="alice", name=f"c{n}", credit_limit=1)
+        for n in range(105)
+    )
+    body = as_alice.get(CUSTOMERS, {"page_size": 100000}).json()
+    assert body["count"] == 105
+    assert len(body["results"]) == 100
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("-1", "greater than or equal to 0.01"),
+        ("0", "greater than or equal to 0.01"),
+        ("1.001", "decimal places"),
+        ("abc", "valid number"),
+        ("NaN", "valid number"),
+        ("1000000000.01", "less than or equal to 1000000000.00"),
+        ("1e40", "digits"),
+        (None, "null"),
+    ],
+)
+def test_bad_money_is_a_400_naming_the_field(as_alice, value, message):
+    response = as_alice.post(
+        CUSTOMERS, {"name": "Acme", "credit_limit": value}, format="json"
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert body["detail"].startswith("credit_limit: ")
+    assert message in body["detail"]
+    assert "credit_limit" in body["errors"]
+    assert not Customer.objects.exists()
+
+
+def test_update_and_delete_own_customer(as_alice):
+    customer = make_customer()
+    response = as_alice.patch(
+        f"{CUSTOMERS}{customer.pk}/",
+        {"name": "Renamed", "owner_sub": "2"},
+        format="json",
+    )
+    assert response.status_code == 200
+    customer.refresh_from_db()
+    assert (customer.name, customer.owner_sub) == ("Renamed", "1")
+    assert as_alice.delete(f"{CUSTOMERS}{customer.pk}/").status_code == 204
+    assert not Customer.objects.exists()
+
+
+def test_lowering_the_limit_below_reserved_is_409(as_alice):
+    customer = make_customer()
+    make_reservation(customer, amount="60")
+    response = as_alice.patch(
+        f"{CUSTOMERS}{customer.pk}/", {"credit_limit": "50"}, format="json"
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "credit_limit_below_reserved"
+    response = as_alice.delete(f"{CUSTOMERS}{customer.pk}/")
+    assert response.status_code == 409
+    assert response.json() == {
+        "detail": "The customer still holds credit reservations.",
+        "code": "has_reservations",
+    }
+
+
+def test_another_users_customer_is_invisible_on_every_verb_and_path(as_bob):
+    customer = make_customer(credit_limit="100.00")
+    make_reservation(customer, order_id="o-1", amount="10")
+    detail = f"{CUSTOMERS}{customer.pk}/"
+    calls = [
+        ("get", detail, None),
+        ("put", detail, {"name": "x", "credit_limit": "1"}),
+        ("patch", detail, {"name": "x"}),
+        ("delete", detail, None),
+        ("get", reservations_url(customer), None),
+        ("post", reservations_url(customer), {"order_id": "o-2", "amount": "1"}),
+        ("get", f"{reservations_url(customer)}o-1/", None),
+        ("delete", f"{reservations_url(customer)}o-1/", None),
+    ]
+    for method, url, data in calls:
+        response = getattr(as_bob, method)(url, data, format="json")
+        assert response.status_code == 404, (method, url)
+        assert "Acme" not in response.content.decode()
+    assert as_bob.get(CUSTOMERS).json()["count"] == 0
+    customer.refresh_from_db()
+    assert (customer.name, customer.credit_limit) == ("Acme", Decimal("100"))
+    assert list(Reservation.objects.values_list("order_id", flat=True)) == ["o-1"]
+
+
+def test_unauthenticated_is_401_json():
+    response = APIClient().get(CUSTOMERS)
+    assert response.status_code == 401
+    assert response.json()["detail"]
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_huge_customer_id_in_the_path_is_404_not_500(as_alice):
+    assert as_alice.get(f"{CUSTOMERS}{'9' * 30}/").status_code == 404
+
+
+# -- reservations ------------------------------------------------------------------
+def test_reserve_then_same_order_again_returns_the_first(as_alice):
+    customer = make_customer()
+    payload = {"order_id": "o-1", "amount": "30.00", "reserved_by_sub": "2"}
+    first = as_alice.post(reservations_url(customer), payload, format="json")
+    assert first.status_code == 201
+    assert first.json()["reserved_by_sub"] == "1"
+    assert first.json()["reserved_by_username"] == "alice"
+    again = as_alice.post(reservations_url(customer), payload, format="json")
+    assert again.status_code == 200
+    assert again.json() == first.json()
+    assert Reservation.objects.count() == 1
+
+
+def test_short_credit_is_409_and_nothing_is_reserved(as_alice):
+    customer = make_customer(credit_limit="100")
+    response = as_alice.post(
+        reservations_url(customer), {"order_id": "o-1", "amount": "100.01"}
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "insufficient_credit"
+    assert "detail" in response.json()
+    assert not Reservation.objects.exists()
+
+
+def test_same_order_other_amount_is_409(as_alice):
+    customer = make_customer()
+    make_reservation(customer, order_id="o-1", amount="10")
+    response = as_alice.post(
+        reservations_url(customer), {"order_id": "o-1", "amount": "11"}
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "reservation_conflict"
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"order_id": "o 1", "amount": "1"}, "order_id"),
+        ({"order_id": "x" * 65, "amount": "1"}, "order_id"),
+        ({"order_id": "o-1", "amount": "-5"}, "amount"),
+        ({"order_id": "o-1"}, "amount"),
+    ],
+)
+def test_bad_reservation_is_400_naming_the_field(as_alice, payload, field):
+    response = as_alice.post(reservations_url(make_customer()), payload, format="json")
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith(f"{field}: ")
+
+
+def test_list_filter_retrieve_and_release(as_alice):
+    customer = make_customer()
+    make_reservation(customer, order_id="o-1", amount="10")
+    make_reservation(customer, order_id="o-2", amount="20")
+    url = reservations_url(customer)
+    assert as_alice.get(url).json()["count"] == 2
+    filtered = as_alice.get(url, {"order_id": "o-2"}).json()["results"]
+    assert [r["amount"] for r in filtered] == ["20.00"]
+    assert as_alice.get(f"{url}o-1/").json()["amount"] == "10.00"
+    assert as_alice.delete(f"{url}o-1/").status_code == 204
+    response = as_alice.delete(f"{url}o-1/")
+    assert response.status_code == 404
+    assert response.json()["detail"] == "No reservation for this order."
+    assert as_alice.get(f"{CUSTOMERS}{customer.pk}/").json()["available_credit"] == (
+        "80.00"
+    )
+
+
+def test_staff_reserves_on_anyones_customer_as_themselves(as_staff):
+    customer = make_customer()
+    response = as_staff.post(
+        reservations_url(customer), {"order_id": "o-1", "amount": "5"}
+    )
+    assert response.status_code == 201
+    assert response.json()["reserved_by_username"] == "admin"
+
+
+# -- docs ----------------------------------------------------------------------------
+def test_schema_declares_bearer_auth_and_docs_are_served():
+    client = APIClient()
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    assert schema["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+    }
+    assert "/api/customers/{customer_pk}/reservations/" in schema["paths"]
+    assert {"bearerAuth": []} in schema["paths"]["/api/customers/"]["get"]["security"]
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200
+    assert b"swagger" in docs.content.lower()
