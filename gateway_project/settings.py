@@ -1,7 +1,18 @@
 """Settings of the gateway: login, token issuing, JWKS, admin and the proxy."""
 
+import os
+from datetime import timedelta
+from pathlib import Path
+
 from common.settings import *  # noqa: F403
-from common.settings import INSTALLED_APPS, database
+from common.settings import (
+    INSTALLED_APPS,
+    JWT_ISSUER,
+    REST_FRAMEWORK,
+    VAR_DIR,
+    database,
+    env_list,
+)
 
 PROJECT = "gateway"
 ROOT_URLCONF = "gateway_project.urls"
@@ -13,3 +24,49 @@ INSTALLED_APPS = [
     "gateway_project.identity",
     "gateway_project.proxy",
 ]
+
+# -- Identity: token issuing (simplejwt), signing keys, login throttling ---------
+# README "Tokens and keys". Tokens are signed with the newest private key in
+# JWT_SIGNING_KEYS_DIR (created on first use); simplejwt's ALGORITHM/SIGNING_KEY
+# are not used for that (gateway_project.identity.tokens signs and verifies).
+INSTALLED_APPS += ["rest_framework_simplejwt.token_blacklist"]
+JWT_SIGNING_KEYS_DIR = Path(os.environ.get("JWT_SIGNING_KEYS_DIR") or VAR_DIR / "keys")
+# Algorithm of newly created keys: RS256, ES256 or EdDSA (never HS*).
+JWT_SIGNING_ALGORITHM = os.environ.get("JWT_SIGNING_ALGORITHM", "RS256")
+JWT_AUDIENCE = env_list("JWT_AUDIENCE", "orders,customers")
+# Cache-Control max-age of the JWKS and openid-configuration documents.
+JWKS_MAX_AGE = int(os.environ.get("JWKS_MAX_AGE", "60"))
+_IDENTITY = "gateway_project.identity"
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(
+        seconds=int(os.environ.get("JWT_ACCESS_TOKEN_LIFETIME", "300"))
+    ),
+    "REFRESH_TOKEN_LIFETIME": timedelta(
+        seconds=int(os.environ.get("JWT_REFRESH_TOKEN_LIFETIME", "86400"))
+    ),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": True,
+    # simplejwt's own backend is never used; these make it fail rather than HS256.
+    "ALGORITHM": "RS256",
+    "SIGNING_KEY": None,
+    "AUDIENCE": JWT_AUDIENCE,
+    "ISSUER": JWT_ISSUER,
+    "LEEWAY": 5,
+    "USER_ID_CLAIM": "sub",
+    "AUTH_TOKEN_CLASSES": (f"{_IDENTITY}.tokens.AccessToken",),
+    "TOKEN_OBTAIN_SERIALIZER": f"{_IDENTITY}.serializers.TokenObtainPairSerializer",
+    "TOKEN_REFRESH_SERIALIZER": f"{_IDENTITY}.serializers.TokenRefreshSerializer",
+    "TOKEN_VERIFY_SERIALIZER": f"{_IDENTITY}.serializers.TokenVerifySerializer",
+    "TOKEN_BLACKLIST_SERIALIZER": f"{_IDENTITY}.serializers.LogoutSerializer",
+}
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    # Proxies in front of the gateway that append to X-Forwarded-For; 0 trusts
+    # none of it (the client address is REMOTE_ADDR), so it cannot be spoofed.
+    "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")),
+    "DEFAULT_THROTTLE_RATES": {
+        "login_username": os.environ.get("LOGIN_FAILURES_PER_USERNAME", "5/min"),
+        "login_ip": os.environ.get("LOGIN_FAILURES_PER_IP", "20/min"),
+    },
+}

@@ -1,0 +1,61 @@
+"""Login throttling: failed logins per username and per client address.
+
+DRF's ``SimpleRateThrottle`` counts every request; these count only failures
+(``record_failure``), and refuse a login once the rate is reached, whether the
+username exists or not. Counters live in the Django cache (shared by replicas
+through Redis). The client address is DRF's ``get_ident``, which trusts only
+``NUM_PROXIES`` entries of ``X-Forwarded-For``.
+"""
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from django.http import HttpRequest
+from rest_framework.throttling import SimpleRateThrottle
+
+
+class LoginFailureThrottle(SimpleRateThrottle):
+    """Refuse a login once ``rate`` failures were recorded for its key."""
+
+    def throttle_success(self) -> bool:
+        """Let the request through without counting it (only failures count)."""
+        return True
+
+    def record_failure(self) -> None:
+        """Count one failed login for this request's key."""
+        if self.rate is None or self.key is None:
+            return
+        self.history.insert(0, self.now)
+        self.cache.set(self.key, self.history, self.duration)
+
+
+class UsernameLoginThrottle(LoginFailureThrottle):
+    """Failed logins for one username (case-insensitive), from any address."""
+
+    scope = "login_username"
+
+    def get_cache_key(self, request: HttpRequest, view: Any) -> str | None:
+        data = getattr(request, "data", None)
+        if data is None:  # a plain Django request: the admin's login form
+            data = request.POST
+        username = data.get("username") if isinstance(data, Mapping) else None
+        if username is None or username == "":
+            return None
+        digest = hashlib.sha256(str(username).casefold().encode()).hexdigest()
+        return self.cache_format % {"scope": self.scope, "ident": digest}
+
+
+class IPLoginThrottle(LoginFailureThrottle):
+    """Failed logins from one client address, for any username."""
+
+    scope = "login_ip"
+
+    def get_cache_key(self, request: HttpRequest, view: Any) -> str | None:
+        return self.cache_format % {
+            "scope": self.scope,
+            "ident": self.get_ident(request),
+        }
+
+
+LOGIN_THROTTLES = (UsernameLoginThrottle, IPLoginThrottle)

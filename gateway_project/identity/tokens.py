@@ -1,0 +1,141 @@
+"""simplejwt's tokens, signed with the key store's current key and a ``kid``.
+
+simplejwt builds its ``TokenBackend`` once, from fixed settings, and never
+writes a ``kid``; ``KeyStoreTokenBackend`` instead signs with whatever key is
+current in ``keys.key_store`` and verifies with the key the token's ``kid``
+names, so a rotation reaches running workers. The token classes below only
+point simplejwt at that backend and add the contract's claims.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import jwt
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.utils.translation import gettext_lazy as _
+from rest_framework_simplejwt import tokens
+from rest_framework_simplejwt.backends import TokenBackend
+from rest_framework_simplejwt.exceptions import (
+    TokenBackendError,
+    TokenBackendExpiredToken,
+    TokenError,
+)
+from rest_framework_simplejwt.settings import api_settings
+
+from gateway_project.identity.keys import key_store
+
+STAFF_ROLE = "staff"
+
+
+class KeyStoreTokenBackend(TokenBackend):
+    """A ``TokenBackend`` that signs with ``key_store``'s current key and a ``kid``.
+
+    Verification picks the public key by the token's ``kid`` and accepts only
+    that key's own algorithm (never ``none`` or ``HS*``).
+    """
+
+    def encode(self, payload: dict[str, Any]) -> str:
+        """Return ``payload`` (with ``aud`` and ``iss``) signed by the current key."""
+        key = key_store.signing_key()
+        return jwt.encode(
+            {**payload, "aud": self.audience, "iss": self.issuer},
+            key.private_key,
+            algorithm=key.alg,
+            headers={"kid": key.kid},
+            json_encoder=self.json_encoder,
+        )
+
+    def decode(self, token: Any, verify: bool = True) -> dict[str, Any]:
+        """Return the payload of ``token``; raise ``TokenBackendError`` if invalid."""
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            key = key_store.verifying_jwk(kid)
+            if key is None:
+                raise TokenBackendError(_("Token is invalid"))
+            return jwt.decode(
+                token,
+                key,
+                algorithms=[key.algorithm_name],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.get_leeway(),
+                options={"verify_signature": verify, "require": ["exp", "iat"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise TokenBackendExpiredToken(_("Token is expired")) from exc
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+            raise TokenBackendError(_("Token is invalid")) from exc
+
+
+@cache
+def token_backend() -> KeyStoreTokenBackend:
+    """Return this process's backend, built from ``SIMPLE_JWT`` on first use."""
+    return KeyStoreTokenBackend(
+        api_settings.ALGORITHM,
+        audience=api_settings.AUDIENCE,
+        issuer=api_settings.ISSUER,
+        leeway=api_settings.LEEWAY,
+        json_encoder=api_settings.JSON_ENCODER,
+    )
+
+
+def user_claims(user: AbstractBaseUser) -> dict[str, Any]:
+    """Return the contract's identity claims of ``user``: ``username``, ``roles``.
+
+    ``roles`` are the user's group names, plus ``staff`` for staff users.
+    """
+    roles = set(user.groups.values_list("name", flat=True))
+    if user.is_staff:
+        roles.add(STAFF_ROLE)
+    return {"username": user.get_username(), "roles": sorted(roles)}
+
+
+class KeyStoreTokenMixin:
+    """Make a simplejwt token class use ``KeyStoreTokenBackend``."""
+
+    @property
+    def token_backend(self) -> TokenBackend:
+        return token_backend()
+
+
+class AccessToken(KeyStoreTokenMixin, tokens.AccessToken):
+    """An access token carrying the contract's claims."""
+
+    @classmethod
+    def for_user(cls, user: AbstractBaseUser) -> AccessToken:
+        """Return a new access token for ``user`` with its identity claims."""
+        token = super().for_user(user)
+        token.payload.update(user_claims(user))
+        return token
+
+
+class RefreshToken(KeyStoreTokenMixin, tokens.RefreshToken):
+    """A refresh token (only ``sub``); its access tokens get fresh user claims."""
+
+    access_token_class = AccessToken
+
+    @property
+    def access_token(self) -> AccessToken:
+        """Return a new access token with the claims of the user as it is now.
+
+        Raise ``TokenError`` if the user no longer exists.
+        """
+        access = super().access_token
+        user_id = self.payload.get(api_settings.USER_ID_CLAIM)
+        user = get_user_model().objects.filter(pk=user_id).first()
+        if user is None:
+            raise TokenError(_("No active account found for the given token."))
+        access.payload.update(user_claims(user))
+        return access
+
+
+class UntypedToken(KeyStoreTokenMixin, tokens.UntypedToken):
+    """Any token of this gateway, whatever its type (for /auth/token/verify/)."""
+
+
+def access_token_for(user: AbstractBaseUser) -> str:
+    """Return a signed access token for ``user`` with every contract claim."""
+    return str(AccessToken.for_user(user))

@@ -1,0 +1,162 @@
+"""Login, tokens, the caller's identity and the published keys (see the contract).
+
+The token views are simplejwt's, with: a small body limit (413), login
+throttling (failed logins only), and logout answering 204.
+"""
+
+import logging
+import math
+from typing import Any
+
+from django.conf import settings
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
+from django.utils.cache import patch_cache_control
+from rest_framework import status
+from rest_framework.exceptions import APIException, AuthenticationFailed, Throttled
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
+from rest_framework.views import APIView
+from rest_framework_simplejwt import views as simplejwt_views
+
+from gateway_project.identity import keys
+from gateway_project.identity.authentication import GatewayJWTAuthentication
+from gateway_project.identity.throttling import LOGIN_THROTTLES
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_SIZE = 16 * 1024
+
+
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Request body too large."
+    default_code = "payload_too_large"
+
+
+class BodyLimitMixin:
+    """Refuse bodies over ``MAX_BODY_SIZE`` with 413 before parsing them."""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > MAX_BODY_SIZE:
+            raise PayloadTooLarge()
+        super().initial(request, *args, **kwargs)
+
+
+class LoginView(BodyLimitMixin, simplejwt_views.TokenObtainPairView):
+    """``POST /auth/token/``: 200 ``{access, refresh}``, 401, or 429 when throttled."""
+
+    throttle_classes = LOGIN_THROTTLES
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        self.login_throttles = super().get_throttles()
+        return self.login_throttles
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            return super().post(request, *args, **kwargs)
+        except AuthenticationFailed:
+            for throttle in self.login_throttles:
+                throttle.record_failure()
+            raise
+
+
+class RefreshView(BodyLimitMixin, simplejwt_views.TokenRefreshView):
+    """``POST /auth/token/refresh/``: new pair; the old refresh token is blacklisted."""
+
+
+class VerifyView(BodyLimitMixin, simplejwt_views.TokenVerifyView):
+    """``POST /auth/token/verify/``: 200 ``{}`` if the token is valid, else 401."""
+
+
+class LogoutView(BodyLimitMixin, simplejwt_views.TokenBlacklistView):
+    """``POST /auth/logout/ {refresh}``: blacklist that refresh token; 204.
+
+    The "log out everywhere" variant (``{"all": true}`` with a bearer token)
+    belongs here too, dispatched on the body before the serializer runs.
+    """
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        super().post(request, *args, **kwargs)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    """``GET /auth/me/``: the caller's claims, as the services see them."""
+
+    authentication_classes = [GatewayJWTAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request: Request) -> Response:
+        return Response(dict(request.auth))
+
+
+class PublicDocumentView(APIView):
+    """A public JSON document, cacheable for ``JWKS_MAX_AGE`` seconds."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    renderer_classes = [JSONRenderer]
+
+    def document(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def get(self, request: Request) -> Response:
+        response = Response(self.document())
+        patch_cache_control(response, public=True, max_age=settings.JWKS_MAX_AGE)
+        return response
+
+
+class JWKSView(PublicDocumentView):
+    """``GET /.well-known/jwks.json``: every public key still needed."""
+
+    def document(self) -> dict[str, Any]:
+        return keys.jwks()
+
+
+class OpenIDConfigurationView(PublicDocumentView):
+    """``GET /.well-known/openid-configuration``: where the issuer's keys are."""
+
+    def document(self) -> dict[str, Any]:
+        issuer = settings.JWT_ISSUER
+        return {
+            "issuer": issuer,
+            "jwks_uri": issuer + reverse("identity:jwks"),
+            "token_endpoint": issuer + reverse("identity:token_obtain_pair"),
+            "userinfo_endpoint": issuer + reverse("identity:me"),
+            "grant_types_supported": ["password", "refresh_token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": list(keys.SUPPORTED_ALGORITHMS),
+            "claims_supported": [
+                *("iss", "aud", "sub", "exp", "iat", "jti"),
+                *("username", "roles", "token_type"),
+            ],
+        }
+
+
+def admin_login(request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+    """The admin's login view, with the same failed-login throttling as the API."""
+    throttles = [throttle_class() for throttle_class in LOGIN_THROTTLES]
+    if request.method == "POST":
+        waits = [t.wait() or 0 for t in throttles if not t.allow_request(request, None)]
+        if waits:
+            wait = math.ceil(max(waits))
+            return JsonResponse(
+                {"detail": str(Throttled(wait).detail)},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": str(wait)},
+            )
+    response = admin.site.login(request, extra_context)
+    if request.method == "POST" and response.status_code == status.HTTP_200_OK:
+        logger.info("Failed admin login")
+        for throttle in throttles:
+            throttle.record_failure()
+    return response
