@@ -1,0 +1,226 @@
+"""Stateless verification of the gateway's bearer access tokens (DRF).
+
+``JWTAuthentication`` checks the signature through the gateway's JWKS and
+every claim the contract names, with no database query and no network call
+per request once the keys are cached. Each step is a method a subclass can
+override; the gateway overrides ``get_public_key`` to use its own keys.
+"""
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+from django.utils.translation import gettext_lazy as _
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
+
+from shared_auth.conf import auth_settings
+from shared_auth.context import username_var
+from shared_auth.exceptions import ServiceUnavailable
+from shared_auth.jwks import KeysUnavailable, UnknownKey, get_jwks_client
+from shared_auth.user import TokenUser
+
+logger = logging.getLogger(__name__)
+
+# A compact JWS: three base64url parts (RFC 7515 section 7.1).
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+MAX_KID_LENGTH = 256
+# Header parameters whose meaning this verifier does not implement: refuse.
+_REFUSED_HEADER_PARAMS = ("crit", "b64")
+REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
+# Request attribute where a failure's description waits for authenticate_header.
+_ERROR_ATTR = "_shared_auth_error"
+
+
+@dataclass(frozen=True)
+class VerifiedToken(Mapping[str, Any]):
+    """``request.auth``: the verified token, its claims readable like a dict.
+
+    ``raw`` is the encoded token (kept out of ``repr`` so it is never logged),
+    ``claims`` the validated payload; ``token["jti"]`` reads a claim.
+    """
+
+    raw: str = field(repr=False)
+    claims: Mapping[str, Any]
+
+    def __getitem__(self, name: str) -> Any:
+        return self.claims[name]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.claims)
+
+    def __len__(self) -> int:
+        return len(self.claims)
+
+
+class JWTAuthentication(BaseAuthentication):
+    """Authenticate ``Authorization: Bearer <access token>`` (scheme case-insensitive).
+
+    ``authenticate()`` returns ``None`` when there is no bearer credential
+    (tokens in the query string or cookies are ignored), ``(TokenUser,
+    VerifiedToken)`` for a valid access token, and raises
+    ``AuthenticationFailed`` (401 with ``WWW-Authenticate: Bearer ...
+    error="invalid_token"``) for anything else, or ``ServiceUnavailable``
+    (503) when no signing key could ever be fetched.
+
+    Steps, in order: ``get_raw_token`` -> ``decode`` (``get_unverified_header``,
+    ``check_header``, ``get_public_key``, ``get_audience``, ``validate_claims``)
+    -> ``check_revocation`` -> ``get_user``.
+    """
+
+    keyword = "Bearer"
+    www_authenticate_realm = "api"
+    user_class = TokenUser
+
+    def authenticate(self, request: Request) -> tuple[TokenUser, VerifiedToken] | None:
+        """Return ``(user, token)`` for a valid bearer token, ``None`` without one."""
+        try:
+            raw_token = self.get_raw_token(request)
+            if raw_token is None:
+                return None
+            claims = self.decode(raw_token)
+            self.check_revocation(claims)
+            user = self.get_user(claims)
+        except AuthenticationFailed as exc:
+            setattr(request, _ERROR_ATTR, str(exc.detail))
+            logger.info("Bearer token refused: %s", exc.detail)
+            raise
+        username_var.set(user.username or user.id)
+        return user, VerifiedToken(raw=raw_token, claims=claims)
+
+    def authenticate_header(self, request: Request) -> str:
+        """Return the ``WWW-Authenticate`` value of a 401 (RFC 6750 section 3)."""
+        value = f'{self.keyword} realm="{self.www_authenticate_realm}"'
+        error = getattr(request, _ERROR_ATTR, None)
+        if error:
+            value += f', error="invalid_token", error_description="{error}"'
+        return value
+
+    def get_raw_token(self, request: Request) -> str | None:
+        """Return the bearer token of the ``Authorization`` header, if any.
+
+        Return ``None`` without the header or with another scheme; raise
+        ``AuthenticationFailed`` for a malformed bearer credential (no token,
+        more than one part, several headers joined by commas, too long).
+        """
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        parts = header.split()
+        if not parts or parts[0].lower() != self.keyword.lower():
+            return None
+        if len(parts) != 2:
+            raise AuthenticationFailed(
+                _("Invalid Authorization header: expected one bearer token."),
+                code="bad_authorization_header",
+            )
+        token = parts[1]
+        if len(token) > auth_settings.MAX_TOKEN_LENGTH or not _COMPACT_JWS.fullmatch(
+            token
+        ):
+            raise AuthenticationFailed(_("Token is invalid."), code="token_not_valid")
+        return token
+
+    def decode(self, raw_token: str) -> dict[str, Any]:
+        """Return the claims of ``raw_token`` once signature and claims are valid.
+
+        Checks: the header (allowed ``alg``, a sane string ``kid``, no ``crit``),
+        the signature with ``get_public_key(kid)``, ``iss``, ``aud`` against
+        ``get_audience()``, ``exp``/``nbf``/``iat`` with ``LEEWAY``, required
+        claims, and ``validate_claims`` (token type). ``jku``, ``x5u``, ``jwk``
+        and ``x5c`` headers are ignored: keys only ever come from
+        ``get_public_key``.
+        """
+        header = self.get_unverified_header(raw_token)
+        self.check_header(header)
+        key = self.get_public_key(header["kid"])
+        try:
+            claims = jwt.decode(
+                raw_token,
+                key,
+                algorithms=list(auth_settings.ALGORITHMS),
+                audience=self.get_audience(),
+                issuer=auth_settings.ISSUER,
+                leeway=auth_settings.LEEWAY,
+                options={"require": REQUIRED_CLAIMS, "strict_aud": False},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise AuthenticationFailed(
+                _("Token has expired."), code="token_expired"
+            ) from exc
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+            raise AuthenticationFailed(
+                _("Token is invalid."), code="token_not_valid"
+            ) from exc
+        self.validate_claims(claims)
+        return claims
+
+    def get_unverified_header(self, raw_token: str) -> dict[str, Any]:
+        """Return the token's header; raise ``AuthenticationFailed`` if unreadable."""
+        try:
+            return jwt.get_unverified_header(raw_token)
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+            raise AuthenticationFailed(
+                _("Token is invalid."), code="token_not_valid"
+            ) from exc
+
+    def check_header(self, header: Mapping[str, Any]) -> None:
+        """Refuse a header with a disallowed ``alg``, a bad ``kid`` or ``crit``."""
+        alg, kid = header.get("alg"), header.get("kid")
+        if not isinstance(alg, str) or alg not in auth_settings.ALGORITHMS:
+            raise AuthenticationFailed(
+                _("Token algorithm is not allowed."), code="token_not_valid"
+            )
+        if not isinstance(kid, str) or not 0 < len(kid) <= MAX_KID_LENGTH:
+            raise AuthenticationFailed(
+                _("Token key id is invalid."), code="token_not_valid"
+            )
+        if any(param in header for param in _REFUSED_HEADER_PARAMS):
+            raise AuthenticationFailed(
+                _("Token header is not supported."), code="token_not_valid"
+            )
+
+    def get_public_key(self, kid: str) -> Any:
+        """Return the verification key for ``kid`` (a ``PyJWK``) from the JWKS.
+
+        Raise ``AuthenticationFailed`` for an unknown kid and
+        ``ServiceUnavailable`` (503) if the key set could never be fetched.
+        Override to verify with keys held in memory (the gateway does).
+        """
+        try:
+            return get_jwks_client().get_signing_key(kid)
+        except UnknownKey as exc:
+            raise AuthenticationFailed(
+                _("Token signing key is unknown."), code="token_not_valid"
+            ) from exc
+        except KeysUnavailable as exc:
+            raise ServiceUnavailable(
+                "jwks",
+                detail=_("The token signing keys are unavailable; try again later."),
+            ) from exc
+
+    def get_audience(self) -> str | list[str]:
+        """Return the audience this service accepts (``SHARED_AUTH['AUDIENCE']``)."""
+        return auth_settings.AUDIENCE
+
+    def validate_claims(self, claims: Mapping[str, Any]) -> None:
+        """Refuse a token that is not an access token or has no usable ``sub``."""
+        token_type = claims.get(auth_settings.TOKEN_TYPE_CLAIM)
+        if token_type != auth_settings.ACCESS_TOKEN_TYPE:
+            raise AuthenticationFailed(
+                _("Token is not an access token."), code="token_not_valid"
+            )
+        sub = claims.get("sub")
+        if not isinstance(sub, str) or not sub:
+            raise AuthenticationFailed(
+                _("Token subject is invalid."), code="token_not_valid"
+            )
+
+    def check_revocation(self, claims: Mapping[str, Any]) -> None:
+        """Raise ``AuthenticationFailed`` if the token was revoked (no-op here)."""
+
+    def get_user(self, claims: Mapping[str, Any]) -> TokenUser:
+        """Return the stateless principal for verified ``claims``."""
+        return self.user_class(claims)

@@ -1,0 +1,227 @@
+"""The gateway's public keys, fetched from its JWKS and cached.
+
+PyJWT parses the key set (``PyJWKSet``); this module adds what its
+``PyJWKClient`` lacks for a service's hot path:
+
+- two cache tiers: parsed keys in process memory (no I/O per request) and the
+  raw key set in the Django cache, so replicas share one fetch;
+- a failed refresh (refused, hang, HTTP error, HTML with 200, empty or unusable
+  set) keeps the last good keys and logs a warning (PyJWT #1162);
+- every fetch, whatever triggers it (first use, expiry, unknown ``kid``), is
+  throttled to one per ``JWKS_MIN_REFETCH_INTERVAL`` across the replicas
+  sharing the cache, so a flood of forged kids cannot hammer the gateway
+  (PyJWT #914);
+- bounded ``(connect, read)`` timeouts instead of PyJWT's 30 s, no redirects;
+- only keys with a string ``kid``, ``use`` ``sig`` (or none) and an allowed
+  asymmetric algorithm are kept (never ``oct`` keys).
+"""
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from django.core.cache import caches
+from jwt import PyJWK, PyJWKSet
+from jwt.exceptions import PyJWTError
+
+from shared_auth.conf import auth_settings
+
+logger = logging.getLogger(__name__)
+
+MAX_JWKS_BYTES = 1_000_000
+
+
+class JWKSError(Exception):
+    """Base class of the key-lookup failures."""
+
+
+class KeysUnavailable(JWKSError):
+    """No key set was ever obtained: tokens cannot be checked (503)."""
+
+
+class UnknownKey(JWKSError):
+    """The key set, refreshed if allowed, has no usable key with that kid (401)."""
+
+
+class _FetchFailed(JWKSError):
+    """One fetch attempt failed; the caller keeps its last good keys."""
+
+
+class JWKSClient:
+    """Signing keys of one JWKS URL, safe to share between threads.
+
+    ``clock`` (wall time, seconds) can be swapped in tests. The settings
+    (TTL, interval, timeouts, algorithms, cache alias) are read on use.
+    """
+
+    def __init__(self, url: str, *, clock: Callable[[], float] = time.time) -> None:
+        self.url = url
+        self.clock = clock
+        digest = hashlib.sha256(url.encode()).hexdigest()[:32]
+        self.cache_key = f"shared_auth:jwks:{digest}"
+        self.attempt_key = f"shared_auth:jwks-attempt:{digest}"
+        self._lock = threading.Lock()
+        self._keys: dict[str, PyJWK] = {}
+        self._fetched_at: float | None = None
+        self._check_after = float("-inf")
+
+    def get_signing_key(self, kid: str) -> PyJWK:
+        """Return the key for ``kid``.
+
+        Raise ``UnknownKey`` if no usable key has that kid (after one throttled
+        refetch), ``KeysUnavailable`` if no key set could ever be obtained.
+        """
+        keys = self._keys if self.clock() < self._check_after else self._refresh()
+        key = keys.get(kid)
+        if key is None:
+            key = self._refresh(wanted_kid=kid).get(kid)
+        if key is None:
+            raise UnknownKey("No usable signing key has this kid.")
+        return key
+
+    def _refresh(self, *, wanted_kid: str | None = None) -> dict[str, PyJWK]:
+        """Return the keys after adopting newer shared ones or fetching if allowed."""
+        with self._lock:
+            now = self.clock()
+            self._adopt_shared()
+            fresh = self._is_fresh(now)
+            if wanted_kid is None and fresh:
+                return self._keys
+            if wanted_kid is not None and wanted_kid in self._keys:
+                return self._keys
+            if self._may_fetch(now):
+                self._fetch_and_store(now)
+            elif not fresh:
+                self._check_after = now + self._interval()
+            if not self._keys:
+                raise KeysUnavailable("The signing keys could not be fetched.")
+            return self._keys
+
+    def _is_fresh(self, now: float) -> bool:
+        ttl = auth_settings.JWKS_CACHE_TTL
+        return self._fetched_at is not None and now < self._fetched_at + ttl
+
+    def _interval(self) -> float:
+        return auth_settings.JWKS_MIN_REFETCH_INTERVAL
+
+    def _cache(self) -> Any:
+        return caches[auth_settings.CACHE_ALIAS]
+
+    def _adopt_shared(self) -> None:
+        """Use the key set another thread or replica stored, if newer than ours."""
+        entry = self._cache().get(self.cache_key)
+        if not entry or (self._fetched_at or 0) >= entry["fetched_at"]:
+            return
+        try:
+            self._use(parse_jwks(entry["jwks"]), entry["fetched_at"])
+        except _FetchFailed:
+            self._cache().delete(self.cache_key)
+
+    def _may_fetch(self, now: float) -> bool:
+        """Return True, and record the attempt, if no fetch happened lately."""
+        interval = self._interval()
+        cache = self._cache()
+        if cache.add(self.attempt_key, now, timeout=interval):
+            return True
+        last = cache.get(self.attempt_key)
+        if last is not None and now - last < interval:
+            return False
+        cache.set(self.attempt_key, now, timeout=interval)
+        return True
+
+    def _fetch_and_store(self, now: float) -> None:
+        try:
+            payload = fetch_jwks(self.url)
+            keys = parse_jwks(payload)
+        except _FetchFailed as exc:
+            logger.warning(
+                "JWKS fetch from %s failed (%s); keeping %d cached key(s)",
+                self.url,
+                exc,
+                len(self._keys),
+            )
+            self._check_after = now + self._interval()
+            return
+        self._cache().set(
+            self.cache_key, {"jwks": payload, "fetched_at": now}, timeout=None
+        )
+        self._use(keys, now)
+        logger.info("JWKS fetched from %s: %d key(s)", self.url, len(keys))
+
+    def _use(self, keys: dict[str, PyJWK], fetched_at: float) -> None:
+        self._keys = keys
+        self._fetched_at = fetched_at
+        self._check_after = fetched_at + auth_settings.JWKS_CACHE_TTL
+
+
+def fetch_jwks(url: str) -> dict[str, Any]:
+    """Return the JSON object served at ``url``; raise ``_FetchFailed`` otherwise."""
+    try:
+        with requests.get(
+            url,
+            timeout=auth_settings.JWKS_TIMEOUT,
+            allow_redirects=False,
+            headers={"Accept": "application/json"},
+            stream=True,
+        ) as response:
+            if response.status_code != 200:
+                raise _FetchFailed(f"HTTP {response.status_code}")
+            body = response.raw.read(MAX_JWKS_BYTES + 1, decode_content=True)
+    except requests.RequestException as exc:
+        raise _FetchFailed(type(exc).__name__) from exc
+    if len(body) > MAX_JWKS_BYTES:
+        raise _FetchFailed("response too large")
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise _FetchFailed("response is not JSON") from exc
+    if not isinstance(payload, dict):
+        raise _FetchFailed("response is not a JSON object")
+    return payload
+
+
+def parse_jwks(payload: dict[str, Any]) -> dict[str, PyJWK]:
+    """Return the usable signing keys of a JWKS by kid.
+
+    Raise ``_FetchFailed`` if there is none.
+    """
+    try:
+        jwk_set = PyJWKSet.from_dict(payload)
+    except (PyJWTError, TypeError, ValueError, AttributeError) as exc:
+        raise _FetchFailed(f"unusable key set: {exc}") from exc
+    allowed = set(auth_settings.ALGORITHMS)
+    keys = {
+        key.key_id: key
+        for key in jwk_set.keys
+        if isinstance(key.key_id, str)
+        and key.public_key_use in ("sig", None)
+        and key.algorithm_name in allowed
+    }
+    if not keys:
+        raise _FetchFailed("no usable signing key")
+    return keys
+
+
+_clients: dict[str, JWKSClient] = {}
+_clients_lock = threading.Lock()
+
+
+def get_jwks_client(url: str | None = None) -> JWKSClient:
+    """Return the process-wide client for ``url`` (default ``JWKS_URL``)."""
+    url = url or auth_settings.JWKS_URL
+    client = _clients.get(url)
+    if client is None:
+        with _clients_lock:
+            client = _clients.setdefault(url, JWKSClient(url))
+    return client
+
+
+def reset_jwks_clients() -> None:
+    """Forget every client's in-process keys (tests; the Django cache is kept)."""
+    with _clients_lock:
+        _clients.clear()

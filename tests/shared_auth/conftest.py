@@ -1,0 +1,181 @@
+"""Fixtures: signing keys, a local JWKS/echo HTTP server, a token factory."""
+
+import json
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from django.core.cache import cache
+from jwt.algorithms import RSAAlgorithm
+from rest_framework.test import APIClient
+
+from shared_auth.jwks import reset_jwks_clients
+
+ISSUER = "https://issuer.test"
+KID = "key-1"
+
+
+@pytest.fixture(scope="session")
+def rsa_key() -> rsa.RSAPrivateKey:
+    """The gateway's signing key, as published in the JWKS under ``KID``."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def attacker_rsa_key() -> rsa.RSAPrivateKey:
+    """A key the gateway never published."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def attacker_ec_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+@pytest.fixture(scope="session")
+def attacker_ed_key() -> ed25519.Ed25519PrivateKey:
+    return ed25519.Ed25519PrivateKey.generate()
+
+
+def public_jwk(private_key: rsa.RSAPrivateKey, kid: str) -> dict[str, Any]:
+    """Return the public JWK of ``private_key`` as the gateway publishes it."""
+    jwk = RSAAlgorithm.to_jwk(private_key.public_key(), as_dict=True)
+    return {**jwk, "kid": kid, "alg": "RS256", "use": "sig"}
+
+
+@dataclass
+class LocalServer:
+    """A local HTTP server; tests set ``routes`` and read ``hits``/``seen``.
+
+    A route is ``(status, content_type, body)`` or ``"hang"`` (accept, never
+    answer until the server stops) or a callable taking the handler.
+    """
+
+    routes: dict[str, Any] = field(default_factory=dict)
+    hits: Counter = field(default_factory=Counter)
+    seen: list[dict[str, str]] = field(default_factory=list)
+    url: str = ""
+    stop: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def serve_jwks(self, *jwks: dict[str, Any], path: str = "/jwks.json") -> None:
+        self.routes[path] = (200, "application/json", json.dumps({"keys": list(jwks)}))
+
+
+def _handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            path = self.path.split("?")[0]
+            with server.lock:
+                server.hits[path] += 1
+                server.seen.append({"path": path, **dict(self.headers.items())})
+            route = server.routes.get(path, (404, "application/json", "{}"))
+            if route == "hang":
+                server.stop.wait(10)
+                return
+            if callable(route):
+                route = route(self)
+            status, content_type, body = route
+            data = body.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_POST = do_GET  # noqa: N815
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    """A fresh local HTTP server on 127.0.0.1:0."""
+    state = LocalServer()
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    httpd.daemon_threads = True
+    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+    )
+    thread.start()
+    yield state
+    state.stop.set()
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(autouse=True)
+def clean_state() -> Iterator[None]:
+    """Each test starts with an empty cache and no in-process keys."""
+    cache.clear()
+    reset_jwks_clients()
+    yield
+    cache.clear()
+    reset_jwks_clients()
+
+
+@pytest.fixture
+def jwks_server(server: LocalServer, rsa_key, settings) -> LocalServer:
+    """The local server publishing the gateway key, and settings pointing at it."""
+    server.serve_jwks(public_jwk(rsa_key, KID))
+    settings.SHARED_AUTH = {
+        **settings.SHARED_AUTH,
+        "JWKS_URL": f"{server.url}/jwks.json",
+    }
+    return server
+
+
+def claims(**overrides: Any) -> dict[str, Any]:
+    """Return valid access-token claims, with ``overrides`` (None removes one)."""
+    now = int(time.time())
+    values = {
+        "iss": ISSUER,
+        "aud": ["orders", "customers"],
+        "sub": "42",
+        "exp": now + 300,
+        "iat": now,
+        "jti": uuid.uuid4().hex,
+        "token_type": "access",
+        "username": "alice",
+        "roles": ["clerk"],
+        **overrides,
+    }
+    return {name: value for name, value in values.items() if value is not None}
+
+
+@pytest.fixture
+def make_token(rsa_key) -> Callable[..., str]:
+    """Return a function encoding a token: valid unless told otherwise."""
+
+    def make(
+        key: Any = None,
+        *,
+        algorithm: str = "RS256",
+        headers: dict[str, Any] | None = None,
+        **overrides: Any,
+    ) -> str:
+        return jwt.encode(
+            claims(**overrides),
+            rsa_key if key is None else key,
+            algorithm=algorithm,
+            headers={"kid": KID, **(headers or {})},
+        )
+
+    return make
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
