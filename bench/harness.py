@@ -265,3 +265,27 @@ def top_frames(collapsed: str, limit: int = 15) -> list[tuple[str, float, float]
         )
         for frame, n in self_counts.most_common(limit)
     ]
+
+
+def top_inclusive(
+    collapsed: str, prefixes: Sequence[str], limit: int = 15
+) -> list[tuple[str, float]]:
+    """Return ``(frame, total %)`` of the costliest frames whose file starts with
+    one of ``prefixes`` (the project's own packages), by inclusive samples.
+    """
+    counts: Counter[str] = Counter()
+    samples = 0
+    for line in collapsed.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        samples += int(count)
+        for frame in set(stack.split(";")):
+            location = frame[frame.rfind("(") + 1 :]
+            if location.startswith(tuple(prefixes)):
+                counts[frame] += int(count)
+    if not samples:
+        return []
+    return [
+        (frame, round(100 * n / samples, 1)) for frame, n in counts.most_common(limit)
+    ]

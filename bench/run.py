@@ -49,6 +49,7 @@ TIMEOUT = 10
 TOKEN_MAX_AGE = 60.0
 CREDIT_LIMITS = ("1000000.00", "100000.00", "10000.00")
 ORDER_TOTAL = "0.01"
+PROJECT_PACKAGES = ("gateway_project/", "shared_auth/", "common/", "orders_service/")
 
 
 @dataclass
@@ -122,8 +123,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--profile",
-        action="store_true",
-        help="after the table, profile the gateway with py-spy under load",
+        nargs="?",
+        const="gateway",
+        choices=("gateway", "gateway_post"),
+        help="after the table, profile the gateway with py-spy under this load",
     )
     parser.add_argument("--keep", action="store_true", help="keep logs and databases")
     args = parser.parse_args(argv)
@@ -344,12 +347,19 @@ def verify_token_script(stack: Stack) -> str | None:
 
 
 def profile_gateway(runner: Runner, current: Plan, tokens: Tokens) -> dict | None:
-    """Profile the gateway's workers with py-spy during one c16 gateway run."""
+    """Profile the gateway's processes with py-spy during one more c16 run.
+
+    Return the hottest functions (samples holding the GIL) and the project's
+    own functions by inclusive share; the raw profile stays in ``var/bench/``.
+    """
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(py_spy).exists():
         print("!! --profile needs py-spy (pip install -r requirements.txt)")
         return None
-    variant = "gateway" if "gateway" in current.urls else "direct"
+    variant = runner.args.profile
+    if variant not in variants(current):
+        print(f"!! cannot profile {variant}: not measured in this run")
+        return None
     out = OUT_DIR / f"profile-{variant}.txt"
     duration = max(3, round(runner.args.duration))
     spy = subprocess.Popen(
@@ -360,6 +370,8 @@ def profile_gateway(runner: Runner, current: Plan, tokens: Tokens) -> dict | Non
             str(runner.roots["gateway"]),
             "--subprocesses",
             "--nonblocking",
+            "--gil",
+            "--function",
             "--rate",
             "250",
             "--format",
@@ -379,8 +391,13 @@ def profile_gateway(runner: Runner, current: Plan, tokens: Tokens) -> dict | Non
     if spy.returncode or not out.exists():
         print(f"!! py-spy failed: {stderr.strip()[-500:]}")
         return None
-    frames = harness.top_frames(out.read_text())
-    return {"variant": variant, "file": str(out.relative_to(ROOT)), "top": frames}
+    collapsed = out.read_text()
+    return {
+        "variant": variant,
+        "file": str(out.relative_to(ROOT)),
+        "top_self": harness.top_frames(collapsed),
+        "top_project": harness.top_inclusive(collapsed, PROJECT_PACKAGES),
+    }
 
 
 # -- reporting -------------------------------------------------------------------
@@ -441,9 +458,13 @@ def report(args, info, current, table, headline, auth, measurements, profile) ->
             print(f"!! {error}: {auth[error]}")
     print("targets: " + ", ".join(f"{k}={v}" for k, v in met.items()))
     if profile:
-        print(f"gateway profile ({profile['file']}), self% total% frame:")
-        for frame, own, total in profile["top"]:
-            print(f"  {own:5.1f} {total:5.1f}  {frame}")
+        print(f"gateway profile ({profile['file']}), samples holding the GIL:")
+        print("  self%  total%  hottest functions")
+        for frame, own, total in profile["top_self"]:
+            print(f"  {own:5.1f}  {total:5.1f}   {frame}")
+        print("  total%  project code")
+        for frame, total in profile["top_project"]:
+            print(f"  {total:6.1f}   {frame}")
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "mode": current.mode,

@@ -180,3 +180,18 @@ def test_nginx_config_proxies_to_the_upstream_in_the_foreground(tmp_path):
     assert "listen 127.0.0.1:4321;" in config
     assert "server 127.0.0.1:8001;" in config
     assert f"pid {tmp_path}/nginx.pid;" in config
+
+
+def test_top_inclusive_keeps_project_frames_only():
+    collapsed = (
+        'process 1:"gunicorn";run (gunicorn/app.py:1);proxy (gateway_project/'
+        "proxy/views.py:10);decode (shared_auth/authentication.py:5) 3\n"
+        "run (gunicorn/app.py:1);proxy (gateway_project/proxy/views.py:10) 1\n"
+    )
+
+    top = harness.top_inclusive(collapsed, ("gateway_project/", "shared_auth/"))
+
+    assert top == [
+        ("proxy (gateway_project/proxy/views.py:10)", 100.0),
+        ("decode (shared_auth/authentication.py:5)", 75.0),
+    ]
