@@ -68,6 +68,22 @@ DEBUG = env_bool("DJANGO_DEBUG")
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or _dev_secret_key()
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 
+# Production over HTTPS (README "Production"; the values used are in
+# deploy/k8s/config.yaml). TLS ends at the Ingress; its X-Forwarded-Proto is
+# honoured from TRUSTED_PROXIES only (shared_auth.forwarded). Every switch is off
+# by default so that `make run` works on plain http.
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT")
+# Probes and in-cluster calls (the services fetching the JWKS) come over plain http.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^\.well-known/"]
+SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_SECURE_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS")
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD")
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE")
+CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+# e.g. "security.W008" on the services, which only answer in-cluster plain http.
+SILENCED_SYSTEM_CHECKS = env_list("DJANGO_SILENCED_SYSTEM_CHECKS", "")
+
 JWT_ISSUER = os.environ.get("JWT_ISSUER", "http://127.0.0.1:8000").rstrip("/")
 JWT_JWKS_URL = os.environ.get("JWT_JWKS_URL", f"{JWT_ISSUER}/.well-known/jwks.json")
 ORDERS_SERVICE_URL = os.environ.get("ORDERS_SERVICE_URL", "http://127.0.0.1:8001")
@@ -117,6 +133,10 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            # Keeps projects (and parallel test runs) sharing one Redis apart.
+            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", ""),
+            # Passed to redis-py's connection pool: never wait forever on Redis.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
 else:
@@ -136,9 +156,19 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
-# The admin's and the browsable API's assets, served by the app server itself.
-WHITENOISE_USE_FINDERS = True
+# The admin's and the browsable API's assets, served by the app server itself
+# (whitenoise). With DJANGO_STATIC_ROOT set (the container image runs collectstatic
+# into it at build time) the collected, hashed and compressed files are served;
+# unset (a checkout, the tests), the files are served from the apps' static dirs.
+STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT") or None
+WHITENOISE_USE_FINDERS = STATIC_ROOT is None
+if STATIC_ROOT:
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {
+            "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        },
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REST_FRAMEWORK = {

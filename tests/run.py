@@ -20,6 +20,7 @@ SUITES = {
     "orders": ["--ds=orders_service.settings"],
     "customers": ["--ds=customers_service.settings"],
     "e2e": ["-p", "no:django"],
+    "deploy": ["-p", "no:django"],
 }
 NO_TESTS_COLLECTED = 5
 

@@ -1,0 +1,34 @@
+"""The rendered deploy/k8s base, shared by the deploy tests."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.deploy.kustomize import render
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE = ROOT / "deploy" / "k8s"
+PROJECTS = {
+    "gateway": "gateway_project",
+    "orders": "orders_service",
+    "customers": "customers_service",
+}
+
+
+@pytest.fixture(scope="session")
+def objects() -> list[dict]:
+    return render(BASE)
+
+
+@pytest.fixture(scope="session")
+def by_kind(objects) -> dict[str, dict[str, dict]]:
+    """``{kind: {name: object}}`` of the rendered base."""
+    kinds: dict[str, dict[str, dict]] = {}
+    for obj in objects:
+        kinds.setdefault(obj["kind"], {})[obj["metadata"]["name"]] = obj
+    return kinds
+
+
+@pytest.fixture(scope="session")
+def config(by_kind) -> dict[str, str]:
+    return by_kind["ConfigMap"]["access-token-config"]["data"]
