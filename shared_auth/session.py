@@ -52,7 +52,8 @@ class IdempotentRetry(Retry):
     def increment(self, method: str | None = None, *args: Any, **kwargs: Any) -> Retry:
         """Give up at once (``MaxRetryError``) for a non-idempotent method."""
         if method and method.upper() not in (self.allowed_methods or ()):
-            return self.new(total=0, connect=0).increment(method, *args, **kwargs)
+            exhausted = self.new(total=0, connect=0)
+            return Retry.increment(exhausted, method, *args, **kwargs)
         return super().increment(method, *args, **kwargs)
 
 
