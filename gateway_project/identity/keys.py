@@ -108,20 +108,21 @@ class _Snapshot:
 
 
 class KeyStore:
-    """The keys in ``settings.JWT_SIGNING_KEYS_DIR``, reloaded when it changes.
+    """The keys in ``directory`` (default ``settings.JWT_SIGNING_KEYS_DIR``).
 
-    The first signing request creates a key (``JWT_SIGNING_ALGORITHM``) if the
-    directory has none.
+    Reloaded when the directory's listing changes. The first signing request
+    creates a key (``JWT_SIGNING_ALGORITHM``) if the directory has none.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, directory: Path | None = None) -> None:
+        self._directory = directory
         self._lock = threading.Lock()
         self._snapshot: _Snapshot | None = None
 
     # -- reading -------------------------------------------------------------
     @property
     def directory(self) -> Path:
-        return Path(settings.JWT_SIGNING_KEYS_DIR)
+        return self._directory or Path(settings.JWT_SIGNING_KEYS_DIR)
 
     def keys(self) -> tuple[SigningKey, ...]:
         """Return every key on disk, oldest first (reloading if the dir changed)."""

@@ -1,0 +1,79 @@
+"""Fixtures of the gateway suite: a fresh key directory, users, an API client."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from gateway_project.identity.keys import KeyStore
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="session")
+def _template_keys(tmp_path_factory) -> Path:
+    """One RSA key made once per run (key generation is slow), copied per test."""
+    directory = tmp_path_factory.mktemp("template-keys")
+    KeyStore(directory).signing_key()
+    return directory
+
+
+@pytest.fixture(autouse=True)
+def keys_dir(settings, tmp_path, _template_keys) -> Path:
+    """Each test signs with its own copy of one key, in its own directory."""
+    directory = tmp_path / "keys"
+    shutil.copytree(_template_keys, directory)
+    settings.JWT_SIGNING_KEYS_DIR = directory
+    return directory
+
+
+@pytest.fixture(autouse=True)
+def _fast_hasher(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Throttle counters start from zero in every test."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def alice(db) -> User:
+    user = User.objects.create_user("alice", password=PASSWORD)
+    user.groups.add(Group.objects.create(name="buyers"))
+    return user
+
+
+@pytest.fixture
+def staff(db) -> User:
+    return User.objects.create_user("sam", password=PASSWORD, is_staff=True)
+
+
+@pytest.fixture
+def login(api):
+    """Return a function: ``login(username, password)`` -> the response."""
+
+    def _login(username: str, password: str = PASSWORD, **extra):
+        body = {"username": username, "password": password}
+        return api.post("/auth/token/", body, format="json", **extra)
+
+    return _login
+
+
+@pytest.fixture
+def tokens(alice, login) -> dict[str, str]:
+    """alice's ``{access, refresh}``."""
+    response = login("alice")
+    assert response.status_code == 200, response.content
+    return response.json()
