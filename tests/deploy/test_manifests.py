@@ -9,36 +9,14 @@ import pytest
 
 from tests.deploy.conftest import BASE, PROJECTS, ROOT
 from tests.deploy.kustomize import matches
+from tests.deploy.pods import containers, literal_env, web
+from tests.deploy.pods import pod_templates as pod_specs
 
 # The Kubernetes version the manifests are validated against (strict schemas,
 # bundled by kubernetes-validate: no network).
 KUBERNETES_VERSION = "1.33"
 INGRESS_CONTROLLER_NAMESPACE = "ingress-nginx"
 SECRET_ENV = re.compile(r"SECRET|PASSWORD|DATABASE_URL|TOKEN", re.IGNORECASE)
-
-
-def pod_specs(by_kind) -> dict[tuple[str, str], dict]:
-    """Return ``{(kind, name): pod template}`` of every Deployment and Job."""
-    return {
-        (kind, name): obj["spec"]["template"]
-        for kind in ("Deployment", "Job")
-        for name, obj in by_kind[kind].items()
-    }
-
-
-def containers(template: dict) -> list[dict]:
-    spec = template["spec"]
-    return [*spec.get("initContainers", []), *spec["containers"]]
-
-
-def web(by_kind, project: str) -> dict:
-    """Return the ``web`` container of ``project``'s Deployment."""
-    spec = by_kind["Deployment"][project]["spec"]["template"]["spec"]
-    return next(c for c in spec["containers"] if c["name"] == "web")
-
-
-def literal_env(container: dict) -> dict[str, str]:
-    return {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
 
 
 # -- schema ------------------------------------------------------------------------

@@ -1,0 +1,168 @@
+"""The Dockerfile, read without a Docker engine, and the command the image runs."""
+
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.deploy.conftest import PROJECTS, ROOT
+from tests.deploy.dockerfile import image_env, instructions
+
+SECRET_NAME = re.compile(r"SECRET|PASSWORD|TOKEN|DATABASE_URL|PRIVATE", re.IGNORECASE)
+
+
+def commands(name: str) -> list[str]:
+    return [arguments for command, arguments in instructions() if command == name]
+
+
+def test_slim_python_base_and_an_unprivileged_user():
+    steps = [command for command, _ in instructions()]
+    assert commands("FROM") == ["python:3.11-slim"]
+    user = commands("USER")[-1].split(":")[0]
+    assert user not in ("root", "0")
+    assert steps.index("USER") < steps.index("ENTRYPOINT")
+    assert "USER" not in steps[steps.index("USER") + 1 :]
+
+
+def test_requirements_then_code_then_static_files():
+    runs = commands("RUN")
+    assert "pip install -r requirements.txt" in runs
+    copies = commands("COPY")
+    assert copies.index("requirements.txt .") < copies.index(". .")
+    assert any("manage.py collectstatic --noinput" in run for run in runs)
+    assert image_env()["DJANGO_STATIC_ROOT"].startswith("/app/")
+
+
+def test_no_secret_is_baked_into_the_image():
+    for command in ("ENV", "ARG", "LABEL"):
+        for arguments in commands(command):
+            assert not SECRET_NAME.search(arguments), arguments
+    # The build-only key exists for collectstatic alone, and the keys directory
+    # a settings import may create is removed in the same layer.
+    for run in commands("RUN"):
+        if "DJANGO_SECRET_KEY" in run:
+            assert "collectstatic" in run and "rm -rf /tmp/build" in run
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    for entry in (".git", ".venv", "var", "*.pem", "*.key", ".env"):
+        assert entry in ignored
+
+
+def test_the_entrypoint_exists_and_the_default_command_is_a_project():
+    (entrypoint,) = json.loads(commands("ENTRYPOINT")[0])
+    workdir = commands("WORKDIR")[-1]
+    script = ROOT / Path(entrypoint).relative_to(workdir)
+    assert os.access(script, os.X_OK)
+    assert json.loads(commands("CMD")[0])[0] in PROJECTS
+
+
+def image_like_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """Return the image's environment with the secrets and paths stood in for."""
+    venv_bin = str(Path(sys.executable).parent)
+    return {
+        **image_env(),
+        "PATH": f"{venv_bin}:{os.environ['PATH']}",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "VAR_DIR": str(tmp_path / "var"),
+        "JWT_SIGNING_KEYS_DIR": str(tmp_path / "keys"),
+        "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
+        **extra,
+    }
+
+
+def entrypoint(
+    args: list[str], env: dict[str, str], **kwargs
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["sh", "deploy/entrypoint.sh", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize("project", PROJECTS)
+def test_the_entrypoint_loads_each_project_under_gunicorn(project, tmp_path):
+    # --check-config makes gunicorn load the configuration and the WSGI app.
+    result = entrypoint([project, "--check-config"], image_like_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_project_can_come_from_the_environment(tmp_path):
+    env = image_like_env(tmp_path, PROJECT="customers")
+    result = entrypoint(["--print-config"], env)
+    assert result.returncode == 0, result.stderr
+    assert "customers_service.wsgi:application" in result.stdout
+
+
+def test_an_unknown_project_is_refused(tmp_path):
+    result = entrypoint(["billing"], image_like_env(tmp_path))
+    assert result.returncode == 64
+    assert "usage: entrypoint.sh gateway|orders|customers" in result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(url: str, process: subprocess.Popen) -> None:
+    for _ in range(300):
+        if process.poll() is not None:
+            raise RuntimeError("the server exited")
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise RuntimeError("the server did not start")
+
+
+def test_the_image_serves_its_collected_static_files(tmp_path):
+    """collectstatic as at build, then the entrypoint serves hashed, cached files."""
+    env = image_like_env(tmp_path)
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=120,
+    )
+    manifest = json.loads((tmp_path / "static" / "staticfiles.json").read_text())
+    hashed = manifest["paths"]["admin/css/base.css"]
+    port = free_port()
+    env["GUNICORN_BIND"] = f"127.0.0.1:{port}"
+    server = subprocess.Popen(
+        ["sh", "deploy/entrypoint.sh", "orders", "--workers", "1"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_up(f"{base}/healthz", server)
+        response = requests.get(f"{base}/static/{hashed}", timeout=5)
+        assert response.status_code == 200
+        assert "immutable" in response.headers["Cache-Control"]
+        assert b"body" in response.content
+        gzipped = requests.get(
+            f"{base}/static/{hashed}", headers={"Accept-Encoding": "gzip"}, timeout=5
+        )
+        assert gzipped.headers["Content-Encoding"] == "gzip"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=15)
