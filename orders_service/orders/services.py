@@ -1,0 +1,202 @@
+"""Writes of the orders service: creating (reserving credit) and cancelling.
+
+Creating an order is a small saga across two databases:
+
+1. a PENDING order (and its idempotency key, if any) is committed;
+2. the customers service reserves the credit, keyed by the order id, with the
+   caller's own token (a repeated order id returns the existing reservation);
+3. the order becomes APPROVED or REJECTED.
+
+If the customer is not the caller's, or the customers service cannot be used,
+the order is deleted again (and after a timeout the reservation that may have
+been made is released first), so nothing is left behind. With an
+``Idempotency-Key`` the order id is derived from (owner, key, request), so a
+retry after a timeout whose release failed finds the same reservation instead
+of making a second one.
+"""
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from orders_service.orders import customers
+from orders_service.orders.exceptions import (
+    CustomerNotFound,
+    CustomersRefused,
+    CustomersUnavailable,
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
+    OrderNotCancellable,
+)
+from orders_service.orders.models import IdempotencyKey, Order
+from orders_service.orders.selectors import Caller
+
+logger = logging.getLogger(__name__)
+
+ORDER_ID_NAMESPACE = uuid.UUID("6f1d8a52-3c1e-4d0b-9a8e-2f5b7c4e9d10")
+
+Render = Callable[[Order], Any]
+
+
+@dataclass(frozen=True)
+class OrderCreated:
+    """The outcome of ``order_create``: the order and the answer it first got."""
+
+    order: Order
+    response: Any
+    replayed: bool
+
+
+def _fingerprint(*, customer_id: int, total: Decimal) -> str:
+    canonical = f"{customer_id}:{total.quantize(Decimal('0.01'))}"
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(*, owner: Caller, key: str, fingerprint: str) -> OrderCreated | None:
+    """Return the first outcome for ``key``, None if unused; raise if unusable."""
+    record = (
+        IdempotencyKey.objects.select_related("order")
+        .filter(owner_sub=owner.id, key=key)
+        .first()
+    )
+    if record is None:
+        return None
+    if record.fingerprint != fingerprint:
+        raise IdempotencyKeyReused()
+    if record.response is None:
+        raise IdempotencyKeyInUse()
+    return OrderCreated(order=record.order, response=record.response, replayed=True)
+
+
+def _order_start(
+    *,
+    owner: Caller,
+    customer_id: int,
+    total: Decimal,
+    key: str | None,
+    fingerprint: str,
+) -> Order:
+    """Commit and return a PENDING order, with its idempotency key if any."""
+    order_id = (
+        uuid.uuid5(ORDER_ID_NAMESPACE, f"{owner.id}\n{key}\n{fingerprint}")
+        if key
+        else uuid.uuid4()
+    )
+    with transaction.atomic():
+        order = Order.objects.create(
+            id=order_id,
+            owner_sub=owner.id,
+            owner_username=owner.username,
+            customer_id=customer_id,
+            total=total,
+        )
+        if key:
+            IdempotencyKey.objects.create(
+                owner_sub=owner.id, key=key, fingerprint=fingerprint, order=order
+            )
+    return order
+
+
+def _order_abandon(*, order: Order, release: bool) -> None:
+    """Delete a PENDING order, first releasing its reservation if ``release``."""
+    if release:
+        try:
+            customers.credit_release(
+                customer_id=order.customer_id, order_id=str(order.pk)
+            )
+        except (CustomersUnavailable, CustomersRefused):
+            logger.warning(
+                "order %s: the reservation may still be held at customers "
+                "(a retry with the same Idempotency-Key reuses it)",
+                order.pk,
+            )
+    order.delete()
+
+
+def order_create(
+    *,
+    owner: Caller,
+    customer_id: int,
+    total: Decimal,
+    render: Render,
+    idempotency_key: str | None = None,
+) -> OrderCreated:
+    """Create an order and reserve its credit; return the order and its answer.
+
+    ``render(order)`` gives the answer to store for replays. The order is
+    APPROVED if the credit was reserved, REJECTED if it was short. With
+    ``idempotency_key``, a repeat returns the first outcome (``replayed``).
+    Raise ``CustomerNotFound``, ``CustomersUnavailable`` or
+    ``CustomersRefused`` with no order stored; ``IdempotencyKeyInUse`` or
+    ``IdempotencyKeyReused`` for an unusable key.
+    """
+    fingerprint = _fingerprint(customer_id=customer_id, total=total)
+    if idempotency_key:
+        first = _replay(owner=owner, key=idempotency_key, fingerprint=fingerprint)
+        if first is not None:
+            return first
+    try:
+        order = _order_start(
+            owner=owner,
+            customer_id=customer_id,
+            total=total,
+            key=idempotency_key,
+            fingerprint=fingerprint,
+        )
+    except IntegrityError:
+        # A concurrent request with the same key got there first.
+        first = _replay(owner=owner, key=idempotency_key, fingerprint=fingerprint)
+        if first is None:
+            raise
+        return first
+    try:
+        reserved = customers.credit_reserve(
+            customer_id=customer_id, order_id=str(order.pk), amount=total
+        )
+    except CustomerNotFound:
+        _order_abandon(order=order, release=False)
+        raise
+    except CustomersUnavailable as exc:
+        _order_abandon(order=order, release=exc.maybe_applied)
+        raise
+    except CustomersRefused:
+        _order_abandon(order=order, release=True)
+        raise
+    return _order_settle(order=order, reserved=reserved, render=render)
+
+
+@transaction.atomic
+def _order_settle(*, order: Order, reserved: bool, render: Render) -> OrderCreated:
+    order.state = Order.State.APPROVED if reserved else Order.State.REJECTED
+    order.save(update_fields=["state", "updated_at"])
+    response = render(order)
+    IdempotencyKey.objects.filter(order=order).update(response=response)
+    transaction.on_commit(lambda: logger.info("order %s %s", order.pk, order.state))
+    return OrderCreated(order=order, response=response, replayed=False)
+
+
+def order_cancel(*, order: Order) -> Order:
+    """Cancel an APPROVED order, releasing its credit; return the order.
+
+    Cancelling a CANCELLED order again returns it unchanged. Raise
+    ``OrderNotCancellable`` in any other state, ``CustomersUnavailable`` or
+    ``CustomersRefused`` (the order stays APPROVED) if the release failed.
+    """
+    if order.state == Order.State.CANCELLED:
+        return order
+    if order.state != Order.State.APPROVED:
+        raise OrderNotCancellable(order.state)
+    customers.credit_release(customer_id=order.customer_id, order_id=str(order.pk))
+    Order.objects.filter(pk=order.pk, state=Order.State.APPROVED).update(
+        state=Order.State.CANCELLED, updated_at=timezone.now()
+    )
+    order.refresh_from_db()
+    logger.info("order %s cancelled", order.pk)
+    return order

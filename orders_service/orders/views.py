@@ -1,0 +1,81 @@
+"""Thin DRF views: scope through the selectors, write through the services."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from orders_service.orders import selectors, services
+from orders_service.orders.models import Order
+from orders_service.orders.serializers import (
+    IdempotencyKeyHeader,
+    OrderFilterSerializer,
+    OrderSerializer,
+)
+from shared_auth.permissions import IsOwnerOrStaff
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="Repeating a create with the same key returns the first result.",
+)
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[OrderFilterSerializer]),
+    create=extend_schema(
+        parameters=[IDEMPOTENCY_KEY],
+        description="Reserves the credit at the customers service with the "
+        "caller's token: 201 APPROVED, or 201 REJECTED when the credit is short.",
+    ),
+)
+class OrderViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Orders of the caller (staff: everyone's); creating one reserves credit."""
+
+    serializer_class = OrderSerializer
+    permission_classes = [IsAuthenticated & IsOwnerOrStaff]
+    queryset = Order.objects.none()  # for the schema; see get_queryset()
+    lookup_value_regex = "[0-9a-fA-F-]{32,36}"
+
+    def get_queryset(self):
+        filters = {}
+        if self.action == "list":
+            query = OrderFilterSerializer(data=self.request.query_params)
+            query.is_valid(raise_exception=True)
+            filters = query.validated_data
+        return selectors.order_list(user=self.request.user, **filters)
+
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        header = IdempotencyKeyHeader(
+            data={"key": request.headers["Idempotency-Key"]}
+            if "Idempotency-Key" in request.headers
+            else {}
+        )
+        header.is_valid(raise_exception=True)
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        created = services.order_create(
+            owner=request.user,
+            idempotency_key=header.validated_data.get("key"),
+            render=lambda order: self.get_serializer(order).data,
+            **serializer.validated_data,
+        )
+        headers = {"Idempotent-Replayed": "true"} if created.replayed else {}
+        return Response(
+            created.response, status=status.HTTP_201_CREATED, headers=headers
+        )
+
+    @extend_schema(request=None, responses=OrderSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        """Cancel an approved order and release its credit."""
+        order = services.order_cancel(order=self.get_object())
+        return Response(self.get_serializer(order).data)

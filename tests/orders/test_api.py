@@ -1,0 +1,314 @@
+"""The orders HTTP API against a real local stand-in for the customers service."""
+
+import json
+from decimal import Decimal
+
+import pytest
+from rest_framework.test import APIClient
+
+from orders_service.orders.models import IdempotencyKey, Order
+from tests.e2e.stack import free_port
+
+pytestmark = pytest.mark.django_db
+
+ORDERS = "/api/orders/"
+
+
+def create(client: APIClient, total: str = "10.00", customer_id: int = 1, **headers):
+    return client.post(
+        ORDERS, {"customer_id": customer_id, "total": total}, format="json", **headers
+    )
+
+
+def posted(stub) -> list[dict]:
+    return [call for call in stub.calls if call["method"] == "POST"]
+
+
+# -- create ----------------------------------------------------------------------------
+def test_approved_order_reserves_with_the_callers_token(as_alice, customers_stub):
+    response = create(as_alice, HTTP_X_REQUEST_ID="req-123")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["state"] == "APPROVED"
+    assert (body["owner_sub"], body["owner_username"]) == ("1", "alice")
+    assert body["total"] == "10.00"
+    [call] = customers_stub.calls
+    assert call["path"] == "/api/customers/1/reservations/"
+    assert call["headers"]["Authorization"] == "Bearer alice-token"
+    assert call["headers"]["X-Request-ID"] == "req-123"
+    assert json.loads(call["body"]) == {"order_id": body["id"], "amount": "10.00"}
+    assert Order.objects.get().state == Order.State.APPROVED
+
+
+def test_short_credit_gives_a_rejected_order(as_alice, customers_stub):
+    response = create(as_alice, total="100.01")
+    assert response.status_code == 201
+    assert response.json()["state"] == "REJECTED"
+    assert customers_stub.reservations == {}
+
+
+def test_owner_and_state_in_the_body_are_ignored(as_alice, customers_stub):
+    response = as_alice.post(
+        ORDERS,
+        {
+            "customer_id": 1,
+            "total": "100.01",
+            "state": "APPROVED",
+            "owner_sub": "2",
+            "owner_username": "bob",
+        },
+        format="json",
+    )
+    assert response.json()["state"] == "REJECTED"
+    assert Order.objects.get().owner_sub == "1"
+
+
+def test_another_users_customer_is_404_and_nothing_is_stored(as_bob, customers_stub):
+    response = create(as_bob, customer_id=1)
+    assert response.status_code == 404
+    assert response.json() == {
+        "detail": "Customer not found.",
+        "code": "customer_not_found",
+    }
+    assert not Order.objects.exists()
+    assert customers_stub.reservations == {}
+
+
+def test_staff_may_order_for_anyones_customer(as_staff, customers_stub):
+    response = create(as_staff, customer_id=1)
+    assert response.json()["state"] == "APPROVED"
+    assert response.json()["owner_username"] == "admin"
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"customer_id": 1, "total": "0"}, "total"),
+        ({"customer_id": 1, "total": "-1"}, "total"),
+        ({"customer_id": 1, "total": "1.005"}, "total"),
+        ({"customer_id": 1, "total": "1000000000.01"}, "total"),
+        ({"customer_id": 1, "total": "Infinity"}, "total"),
+        ({"customer_id": 1}, "total"),
+        ({"customer_id": "abc", "total": "1"}, "customer_id"),
+        ({"customer_id": 0, "total": "1"}, "customer_id"),
+        ({"customer_id": 2**64, "total": "1"}, "customer_id"),
+    ],
+)
+def test_bad_input_is_400_naming_the_field(as_alice, customers_stub, payload, field):
+    response = as_alice.post(ORDERS, payload, format="json")
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith(f"{field}: ")
+    assert field in response.json()["errors"]
+    assert not Order.objects.exists()
+    assert customers_stub.calls == []
+
+
+def test_customers_unreachable_is_503_and_nothing_is_stored(as_alice, settings):
+    settings.CUSTOMERS_SERVICE_URL = f"http://127.0.0.1:{free_port()}"
+    response = create(as_alice)
+    assert response.status_code == 503
+    assert response.json() == {
+        "detail": "The customers service is unavailable.",
+        "code": "service_unavailable",
+    }
+    assert not Order.objects.exists()
+
+
+def test_customers_server_error_is_503_and_nothing_is_stored(as_alice, customers_stub):
+    customers_stub.mode = "error"
+    assert create(as_alice).status_code == 503
+    assert not Order.objects.exists()
+
+
+@pytest.fixture
+def short_read_timeout(settings):
+    settings.SHARED_AUTH = {**settings.SHARED_AUTH, "SESSION_TIMEOUT": (2.0, 0.5)}
+
+
+def test_timeout_after_reserving_releases_and_stores_nothing(
+    as_alice, customers_stub, short_read_timeout
+):
+    customers_stub.mode = "hang"  # POST reserves, then never answers in time
+    response = create(as_alice)
+    assert response.status_code == 503
+    assert not Order.objects.exists()
+    assert customers_stub.reservations == {}
+    assert [c["method"] for c in customers_stub.calls] == ["POST", "DELETE"]
+    assert customers_stub.calls[1]["headers"]["Authorization"] == "Bearer alice-token"
+
+
+def test_retry_after_a_failed_release_reuses_the_reservation(
+    as_alice, customers_stub, short_read_timeout
+):
+    customers_stub.mode = "hang_all"  # the release times out too
+    key = {"HTTP_IDEMPOTENCY_KEY": "retry-1"}
+    assert create(as_alice, **key).status_code == 503
+    assert not Order.objects.exists()
+    assert len(customers_stub.reservations) == 1  # left at customers
+    customers_stub.mode = "normal"
+    response = create(as_alice, **key)
+    assert response.status_code == 201
+    assert response.json()["state"] == "APPROVED"
+    first, retry = (json.loads(c["body"]) for c in posted(customers_stub))
+    assert first["order_id"] == retry["order_id"] == response.json()["id"]
+    assert customers_stub.available(1) == Decimal("90.00")
+
+
+# -- idempotency ---------------------------------------------------------------
+def test_same_key_returns_the_first_result_without_a_second_reservation(
+    as_alice, customers_stub
+):
+    key = {"HTTP_IDEMPOTENCY_KEY": "k-1"}
+    first = create(as_alice, **key)
+    assert first.status_code == 201
+    as_alice.post(f"{ORDERS}{first.json()['id']}/cancel/")
+    again = create(as_alice, **key)
+    assert again.status_code == 201
+    assert again.json() == first.json()  # the first answer, state APPROVED
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert len(posted(customers_stub)) == 1
+    assert Order.objects.count() == 1
+
+
+def test_rejected_result_is_replayed_too(as_alice, customers_stub):
+    key = {"HTTP_IDEMPOTENCY_KEY": "k-2"}
+    first = create(as_alice, total="500", **key)
+    customers_stub.add_customer(1, "1", "1000.00")
+    assert create(as_alice, total="500", **key).json() == first.json()
+    assert first.json()["state"] == "REJECTED"
+
+
+def test_same_key_with_another_body_is_422(as_alice, customers_stub):
+    create(as_alice, total="10", HTTP_IDEMPOTENCY_KEY="k-3")
+    response = create(as_alice, total="11", HTTP_IDEMPOTENCY_KEY="k-3")
+    assert response.status_code == 422
+    assert response.json()["code"] == "idempotency_key_reused"
+    assert Order.objects.count() == 1
+
+
+def test_keys_are_per_user(as_alice, as_bob, customers_stub):
+    create(as_alice, HTTP_IDEMPOTENCY_KEY="shared")
+    response = create(as_bob, customer_id=2, HTTP_IDEMPOTENCY_KEY="shared")
+    assert response.status_code == 201
+    assert response.json()["owner_username"] == "bob"
+    assert IdempotencyKey.objects.count() == 2
+
+
+def test_a_key_still_in_flight_is_409(as_alice, customers_stub):
+    from orders_service.orders.services import _fingerprint
+
+    order = Order.objects.create(
+        owner_sub="1", owner_username="alice", customer_id=1, total=10
+    )
+    IdempotencyKey.objects.create(
+        owner_sub="1",
+        key="busy",
+        order=order,
+        fingerprint=_fingerprint(customer_id=1, total=Decimal("10")),
+    )
+    response = create(as_alice, HTTP_IDEMPOTENCY_KEY="busy")
+    assert response.status_code == 409
+    assert response.json()["code"] == "idempotency_key_in_use"
+    assert customers_stub.calls == []
+
+
+def test_a_bad_key_is_400(as_alice, customers_stub):
+    response = create(as_alice, HTTP_IDEMPOTENCY_KEY="x" * 256)
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("key: ")
+    assert not Order.objects.exists()
+
+
+def test_failed_create_leaves_the_key_unused(as_alice, customers_stub):
+    customers_stub.mode = "error"
+    assert create(as_alice, HTTP_IDEMPOTENCY_KEY="k-4").status_code == 503
+    assert not IdempotencyKey.objects.exists()
+    customers_stub.mode = "normal"
+    assert create(as_alice, HTTP_IDEMPOTENCY_KEY="k-4").json()["state"] == "APPROVED"
+
+
+# -- read, scope, cancel --------------------------------------------------------
+def make_order(owner_sub="1", customer_id=1, state=Order.State.APPROVED, total="10"):
+    return Order.objects.create(
+        owner_sub=owner_sub,
+        owner_username={"1": "alice", "2": "bob"}[owner_sub],
+        customer_id=customer_id,
+        total=Decimal(total),
+        state=state,
+    )
+
+
+def test_list_is_scoped_filtered_and_capped(
+    as_alice, as_bob, as_staff, django_assert_num_queries
+):
+    make_order()
+    make_order(state=Order.State.REJECTED)
+    make_order(owner_sub="2", customer_id=2)
+    with django_assert_num_queries(2):
+        assert as_alice.get(ORDERS).json()["count"] == 2
+    assert as_staff.get(ORDERS).json()["count"] == 3
+    assert as_alice.get(ORDERS, {"state": "REJECTED"}).json()["count"] == 1
+    assert as_bob.get(ORDERS, {"customer_id": 1}).json()["count"] == 0
+    assert as_alice.get(ORDERS, {"customer_id": "x"}).status_code == 400
+    assert as_alice.get(ORDERS, {"state": "NOPE"}).status_code == 400
+    Order.objects.bulk_create(
+        Order(owner_sub="1", owner_username="alice", customer_id=1, total=1)
+        for _ in range(120)
+    )
+    assert len(as_alice.get(ORDERS, {"page_size": 1000}).json()["results"]) == 100
+
+
+def test_another_users_order_is_invisible_on_every_verb(as_bob, customers_stub):
+    order = make_order()
+    url = f"{ORDERS}{order.pk}/"
+    assert as_bob.get(url).status_code == 404
+    assert as_bob.post(f"{url}cancel/").status_code == 404
+    for method in ("put", "patch", "delete"):
+        assert getattr(as_bob, method)(url, {}, format="json").status_code == 405
+    assert as_bob.get(f"{ORDERS}not-a-uuid/").status_code == 404
+    order.refresh_from_db()
+    assert order.state == Order.State.APPROVED
+    assert customers_stub.calls == []
+
+
+def test_cancel_releases_the_credit_once(as_alice, customers_stub):
+    order_id = create(as_alice).json()["id"]
+    assert customers_stub.available(1) == Decimal("90.00")
+    response = as_alice.post(f"{ORDERS}{order_id}/cancel/")
+    assert response.status_code == 200
+    assert response.json()["state"] == "CANCELLED"
+    assert customers_stub.available(1) == Decimal("100.00")
+    again = as_alice.post(f"{ORDERS}{order_id}/cancel/")
+    assert again.json()["state"] == "CANCELLED"
+    assert [c["method"] for c in customers_stub.calls] == ["POST", "DELETE"]
+
+
+def test_cancel_of_a_rejected_order_is_409(as_alice, customers_stub):
+    order = make_order(state=Order.State.REJECTED)
+    response = as_alice.post(f"{ORDERS}{order.pk}/cancel/")
+    assert response.status_code == 409
+    assert response.json()["detail"] == "A REJECTED order cannot be cancelled."
+
+
+def test_cancel_while_customers_is_down_keeps_the_order(as_alice, settings):
+    order = make_order()
+    settings.CUSTOMERS_SERVICE_URL = f"http://127.0.0.1:{free_port()}"
+    assert as_alice.post(f"{ORDERS}{order.pk}/cancel/").status_code == 503
+    order.refresh_from_db()
+    assert order.state == Order.State.APPROVED
+
+
+def test_unauthenticated_is_401_json():
+    response = APIClient().get(ORDERS)
+    assert response.status_code == 401
+    assert response.json()["detail"]
+
+
+def test_schema_declares_bearer_auth_and_the_idempotency_header():
+    schema = APIClient().get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    assert schema["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    create_op = schema["paths"]["/api/orders/"]["post"]
+    assert {"bearerAuth": []} in create_op["security"]
+    assert "Idempotency-Key" in [p["name"] for p in create_op["parameters"]]
+    assert "/api/orders/{id}/cancel/" in schema["paths"]
+    assert APIClient().get("/api/docs/").status_code == 200
