@@ -69,6 +69,7 @@ class JWKSClient:
         self._keys: dict[str, PyJWK] = {}
         self._fetched_at: float | None = None
         self._check_after = float("-inf")
+        self._last_attempt = float("-inf")
 
     def get_signing_key(self, kid: str) -> PyJWK:
         """Return the key for ``kid``.
@@ -109,29 +110,47 @@ class JWKSClient:
     def _interval(self) -> float:
         return auth_settings.JWKS_MIN_REFETCH_INTERVAL
 
-    def _cache(self) -> Any:
-        return caches[auth_settings.CACHE_ALIAS]
+    def _cache_call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Call the Django cache; on a cache outage log it and return None.
+
+        The shared cache is an optimisation: Redis being down must not turn
+        into 500s, only into per-process caching and throttling.
+        """
+        try:
+            return getattr(caches[auth_settings.CACHE_ALIAS], method)(*args, **kwargs)
+        except Exception as exc:  # any backend's connection error
+            logger.warning("JWKS cache %s failed: %s", method, type(exc).__name__)
+            return None
 
     def _adopt_shared(self) -> None:
         """Use the key set another thread or replica stored, if newer than ours."""
-        entry = self._cache().get(self.cache_key)
-        if not entry or (self._fetched_at or 0) >= entry["fetched_at"]:
+        entry = self._cache_call("get", self.cache_key)
+        try:
+            fetched_at, payload = entry["fetched_at"], entry["jwks"]
+        except (KeyError, TypeError):
+            return
+        if (self._fetched_at or 0) >= fetched_at:
             return
         try:
-            self._use(parse_jwks(entry["jwks"]), entry["fetched_at"])
+            self._use(parse_jwks(payload), fetched_at)
         except _FetchFailed:
-            self._cache().delete(self.cache_key)
+            self._cache_call("delete", self.cache_key)
 
     def _may_fetch(self, now: float) -> bool:
-        """Return True, and record the attempt, if no fetch happened lately."""
+        """Return True, and record the attempt, if no fetch happened lately.
+
+        Checked in this process first, then in the shared cache so that
+        replicas sharing it make one attempt per interval between them.
+        """
         interval = self._interval()
-        cache = self._cache()
-        if cache.add(self.attempt_key, now, timeout=interval):
-            return True
-        last = cache.get(self.attempt_key)
-        if last is not None and now - last < interval:
+        if now - self._last_attempt < interval:
             return False
-        cache.set(self.attempt_key, now, timeout=interval)
+        if not self._cache_call("add", self.attempt_key, now, timeout=interval):
+            last = self._cache_call("get", self.attempt_key)
+            if last is not None and now - last < interval:
+                return False
+            self._cache_call("set", self.attempt_key, now, timeout=interval)
+        self._last_attempt = now
         return True
 
     def _fetch_and_store(self, now: float) -> None:
@@ -147,9 +166,8 @@ class JWKSClient:
             )
             self._check_after = now + self._interval()
             return
-        self._cache().set(
-            self.cache_key, {"jwks": payload, "fetched_at": now}, timeout=None
-        )
+        entry = {"jwks": payload, "fetched_at": now}
+        self._cache_call("set", self.cache_key, entry, timeout=None)
         self._use(keys, now)
         logger.info("JWKS fetched from %s: %d key(s)", self.url, len(keys))
 

@@ -128,7 +128,6 @@ class ServiceSession(requests.Session):
         self.timeout = timeout
         self.auth = PropagateAuth(request=request, token=token)
         self.cookies = RequestsCookieJar(policy=RefuseAllCookies())
-        self.trust_env = False  # no proxies or .netrc credentials from the env
         self.max_redirects = 0
         retry = IdempotentRetry(
             total=retries,

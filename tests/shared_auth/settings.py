@@ -22,3 +22,7 @@ SHARED_AUTH = {
     "JWKS_TIMEOUT": (1.0, 0.5),
     "SESSION_TIMEOUT": (1.0, 0.5),
 }
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "broken": {"BACKEND": "tests.shared_auth.broken_cache.BrokenCache"},
+}

@@ -170,3 +170,16 @@ def test_unknown_kid_and_unavailable_errors(jwks_server, settings):
     broken = JWKSClient(refused_url())
     with pytest.raises(KeysUnavailable):
         broken.get_signing_key(KID)
+
+
+def test_cache_outage_degrades_to_process_memory(
+    api, jwks_server, make_token, settings, caplog
+):
+    settings.SHARED_AUTH = {**settings.SHARED_AUTH, "CACHE_ALIAS": "broken"}
+    with caplog.at_level(logging.WARNING):
+        for _ in range(3):
+            assert api.get("/whoami/", **bearer(make_token())).status_code == 200
+        token = make_token(headers={"kid": "forged"})
+        assert api.get("/whoami/", **bearer(token)).status_code == 401
+    assert jwks_server.hits["/jwks.json"] == 1
+    assert "JWKS cache" in caplog.text
