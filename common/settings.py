@@ -88,6 +88,9 @@ JWT_ISSUER = os.environ.get("JWT_ISSUER", "http://127.0.0.1:8000").rstrip("/")
 JWT_JWKS_URL = os.environ.get("JWT_JWKS_URL", f"{JWT_ISSUER}/.well-known/jwks.json")
 ORDERS_SERVICE_URL = os.environ.get("ORDERS_SERVICE_URL", "http://127.0.0.1:8001")
 CUSTOMERS_SERVICE_URL = os.environ.get("CUSTOMERS_SERVICE_URL", "http://127.0.0.1:8002")
+# Peers whose X-Forwarded-Host/-Proto are honoured (shared_auth.forwarded): the
+# services trust the gateway's address; the gateway sets its own (none).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "127.0.0.1,::1")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -102,6 +105,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "shared_auth.middleware.RequestIdMiddleware",
+    "shared_auth.forwarded.TrustedForwardedMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

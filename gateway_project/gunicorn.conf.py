@@ -5,12 +5,18 @@ and GUNICORN_WORKER_TMP_DIR=/dev/shm (README "Production").
 """
 
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gunicorn.arbiter import Arbiter
+    from gunicorn.workers.base import Worker
 
 wsgi_app = "gateway_project.wsgi:application"
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# The gateway mostly waits on the services: more threads than a service has.
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "10"))
 keepalive = 5
@@ -27,3 +33,8 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 errorlog = "-"
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
+
+
+def post_fork(server: "Arbiter", worker: "Worker") -> None:
+    """Tell the proxy (settings.GATEWAY_PROXY) how many threads this worker has."""
+    os.environ["GUNICORN_THREADS"] = str(server.cfg.threads)

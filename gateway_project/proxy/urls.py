@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+"""Everything under /api/ goes to the proxy view (unknown prefixes are its 404)."""
 
-urlpatterns: list = []
+from django.urls import re_path
+
+from gateway_project.proxy import views
+
+urlpatterns = [re_path(r"^api/", views.proxy, name="proxy")]

@@ -1,0 +1,247 @@
+"""The proxy view: check, route, authenticate, forward, stream the answer back.
+
+A plain Django view (no DRF request parsing or content negotiation on this
+path). Every outcome is logged on one line: method, path, status, upstream and
+the upstream's time to response headers.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+
+import urllib3
+from django.http import (
+    HttpRequest,
+    HttpResponseBase,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework import exceptions
+from urllib3.exceptions import (
+    ClosedPoolError,
+    ConnectTimeoutError,
+    EmptyPoolError,
+    HTTPError,
+    NewConnectionError,
+    ReadTimeoutError,
+)
+
+from gateway_project.proxy.auth import edge_token, www_authenticate
+from gateway_project.proxy.headers import downstream_headers, upstream_headers
+from gateway_project.proxy.paths import UnsafePath, checked_path, raw_target
+from gateway_project.proxy.upstreams import ProxyConfig, Upstream, proxy_config
+
+logger = logging.getLogger(__name__)
+
+ALLOWED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+_BODY_METHODS = ("POST", "PUT", "PATCH")
+CHUNK_SIZE = 64 * 1024
+
+
+class ProxyError(Exception):
+    """An answer the gateway gives itself, as JSON ``{"detail": ...}``."""
+
+    def __init__(self, status: int, detail: str, **headers: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = headers
+
+    def response(self) -> JsonResponse:
+        """Return the JSON error response."""
+        response = JsonResponse({"detail": self.detail}, status=self.status)
+        for name, value in self.headers.items():
+            response[name.replace("_", "-")] = value
+        return response
+
+
+class UpstreamBody:
+    """The service's response body, relayed in chunks as it was sent.
+
+    Closing it before the body was read to its end drops the connection (its
+    unread bytes would corrupt the next exchange); either way the connection's
+    slot goes back to the pool.
+    """
+
+    def __init__(self, response: urllib3.BaseHTTPResponse) -> None:
+        self._response = response
+        self._complete = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._response.stream(CHUNK_SIZE, decode_content=False)
+        except (HTTPError, OSError):
+            logger.warning("upstream response body broken off", exc_info=True)
+            raise
+        self._complete = True
+
+    def close(self) -> None:
+        """Give the connection back to the pool, closing it if not read through."""
+        if not self._complete:
+            self._response.close()
+        self._response.release_conn()
+
+
+def _request_body(request: HttpRequest, limit: int) -> bytes:
+    """Return the request body, at most ``limit`` bytes.
+
+    Raise ``ProxyError`` 413 above ``limit`` (before reading it when the
+    ``Content-Length`` says so) and 400 for a broken body.
+    """
+    too_large = ProxyError(413, "Request body too large.")
+    if "HTTP_TRANSFER_ENCODING" in request.META:
+        if request.META["HTTP_TRANSFER_ENCODING"].strip().lower() != "chunked":
+            raise ProxyError(400, "Unsupported transfer coding.")
+        try:
+            body = request.META["wsgi.input"].read(limit + 1)
+        except (OSError, ValueError) as exc:
+            raise ProxyError(400, "Malformed chunked body.") from exc
+        if len(body) > limit:
+            raise too_large
+        return body
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError as exc:
+        raise ProxyError(400, "Invalid Content-Length.") from exc
+    if length > limit:
+        raise too_large
+    return request.body if length > 0 else b""
+
+
+def _open(
+    request: HttpRequest,
+    config: ProxyConfig,
+    upstream: Upstream,
+    *,
+    path: str,
+    body: bytes,
+    token: str,
+) -> urllib3.BaseHTTPResponse:
+    """Send ``request`` to ``upstream`` and return its unread response.
+
+    The seconds the service took to answer with headers (or to fail) are left
+    on ``request.proxy_upstream_seconds`` for the log line.
+
+    Raise ``ProxyError`` 502 when the service refuses the connection or answers
+    garbage, 503 on connect timeout or no free connection, 504 on read timeout.
+    """
+    query = request.META.get("QUERY_STRING", "")
+    url = upstream.base_path + path + (f"?{query}" if query else "")
+    has_body = bool(body) or request.method in _BODY_METHODS
+    headers = upstream_headers(
+        request, token=token, content_length=len(body) if has_body else None
+    )
+    started = time.perf_counter()
+    try:
+        response = upstream.pool.urlopen(
+            request.method,
+            url,
+            body=body if has_body else None,
+            headers=headers,
+            redirect=False,
+            retries=False,
+            timeout=config.timeout,
+            pool_timeout=config.pool_timeout,
+            preload_content=False,
+            decode_content=False,
+            release_conn=False,
+        )
+    except NewConnectionError as exc:
+        raise ProxyError(502, "Upstream service refused the connection.") from exc
+    except ConnectTimeoutError as exc:
+        raise ProxyError(503, "Upstream service unavailable.") from exc
+    except ReadTimeoutError as exc:
+        raise ProxyError(504, "Upstream service timed out.") from exc
+    except (EmptyPoolError, ClosedPoolError) as exc:
+        raise ProxyError(503, "Upstream service busy: no free connection.") from exc
+    except (HTTPError, OSError) as exc:
+        raise ProxyError(502, "Bad response from the upstream service.") from exc
+    finally:
+        request.proxy_upstream_seconds = time.perf_counter() - started
+    return response
+
+
+def _relay(upstream: urllib3.BaseHTTPResponse) -> StreamingHttpResponse:
+    """Return a streaming response carrying ``upstream``'s status, headers, body."""
+    response = StreamingHttpResponse(
+        UpstreamBody(upstream), status=upstream.status, reason=upstream.reason
+    )
+    del response["Content-Type"]
+    for name, value in downstream_headers(
+        upstream.headers.iteritems(), upstream.headers.get("Connection")
+    ):
+        if name.lower() == "set-cookie":
+            response.cookies.load(value)
+        elif name in response:
+            response[name] = f"{response[name]}, {value}"
+        else:
+            response[name] = value
+    return response
+
+
+def _api_error(request: HttpRequest, exc: exceptions.APIException) -> JsonResponse:
+    """Return DRF's JSON shape of ``exc`` (401s with ``WWW-Authenticate``)."""
+    data = exc.detail if isinstance(exc.detail, dict | list) else {"detail": exc.detail}
+    response = JsonResponse(data, status=exc.status_code, safe=False)
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        response.status_code = 401
+        response["WWW-Authenticate"] = www_authenticate(request)
+    return response
+
+
+@csrf_exempt
+def proxy(request: HttpRequest) -> HttpResponseBase:
+    """Forward ``request`` to the service its path routes to.
+
+    Answer 400 for an unsafe path, 404 for an unknown prefix, 405 for other
+    methods, 401/403 without valid credentials, and 413/502/503/504 as
+    ``_send`` says; else relay the service's answer as it is.
+    """
+    config = proxy_config()
+    target = raw_target(request)
+    upstream: Upstream | None = None
+    try:
+        raw_path, path = checked_path(target)
+        upstream = config.route(path)
+        if upstream is None:
+            raise ProxyError(404, "Not found.")
+        if request.method not in ALLOWED_METHODS:
+            raise ProxyError(
+                405,
+                f'Method "{request.method}" not allowed.',
+                Allow=", ".join(ALLOWED_METHODS),
+            )
+        body = _request_body(request, config.max_body_size)
+        token = edge_token(request)
+        response = _relay(
+            _open(request, config, upstream, path=raw_path, body=body, token=token)
+        )
+    except UnsafePath as exc:
+        logger.warning("refused request target %r: %s", target[:256], exc)
+        response = ProxyError(400, "Invalid request path.").response()
+    except ProxyError as exc:
+        response = exc.response()
+    except exceptions.APIException as exc:
+        response = _api_error(request, exc)
+    _log(request, target, response.status_code, upstream)
+    return response
+
+
+def _log(
+    request: HttpRequest,
+    target: str,
+    status: int,
+    upstream: Upstream | None,
+) -> None:
+    elapsed = getattr(request, "proxy_upstream_seconds", None)
+    logger.info(
+        "%s %s %s upstream=%s upstream_ms=%s",
+        request.method,
+        target.split("?", 1)[0][:256],
+        status,
+        upstream.name if upstream else "-",
+        f"{elapsed * 1000:.1f}" if elapsed is not None else "-",
+    )
