@@ -43,6 +43,12 @@ class Measurement:
     cpu_ms: dict[str, float] = field(default_factory=dict)
 
     @property
+    def other_cpu_pct(self) -> float:
+        """Return the CPU that processes outside the bench used, in % of one core."""
+        other = self.cpu_ms.get("other", 0.0)
+        return 100 * other / (self.duration_s * 1e3) if self.duration_s else 0.0
+
+    @property
     def rps(self) -> float:
         """Return the completed requests per second."""
         return self.requests / self.duration_s if self.duration_s else 0.0
@@ -90,6 +96,26 @@ def parse_proc_stat(text: str) -> tuple[int, int]:
     fields = text[text.rindex(")") + 2 :].split()
     # After the name: state(3) ppid(4) ... utime(14) stime(15), 1-based.
     return int(fields[1]), int(fields[11]) + int(fields[12])
+
+
+def parse_cpu_busy(proc_stat: str) -> int:
+    """Return the machine's busy clock ticks (all but idle, iowait) from /proc/stat."""
+    fields = [int(v) for v in proc_stat.splitlines()[0].split()[1:]]
+    # user nice system idle iowait irq softirq steal (guest time is inside user)
+    return sum(fields[:8]) - fields[3] - fields[4]
+
+
+def cpu_delta_ms(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Return CPU milliseconds used between two snapshots, per name.
+
+    ``machine`` (the whole machine) is replaced by ``other``: what the machine
+    used beyond the named processes, i.e. load from outside the bench.
+    """
+    delta = {k: (after[k] - before[k]) * 1e3 for k in before}
+    machine = delta.pop("machine", None)
+    if machine is not None:
+        delta["other"] = max(0.0, machine - sum(delta.values()))
+    return {k: round(v, 1) for k, v in delta.items()}
 
 
 def descendants(root: int, parents: dict[int, int]) -> set[int]:
@@ -148,6 +174,7 @@ def summarize(measurements: Sequence[Measurement]) -> dict[str, dict[int, dict]]
                 )
                 for name in processes
             },
+            "other_cpu_pct": round(median(m.other_cpu_pct for m in runs), 1),
             "requests": sum(m.requests for m in runs),
             "errors": dict(errors),
             "repetitions": len(runs),
@@ -206,7 +233,8 @@ def format_table(table: dict[str, dict[int, dict]]) -> str:
     """Return the human table: one line per variant and connection count."""
     header = (
         f"{'variant':<44} {'conns':>5} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
-        f"{'gw CPU ms/req':>13} {'orders CPU ms/req':>17} {'errors':>6}"
+        f"{'gw CPU ms/req':>13} {'orders CPU ms/req':>17} {'errors':>6} "
+        f"{'other CPU':>9}"
     )
     lines = [header, "-" * len(header)]
     for variant, label in VARIANTS.items():
@@ -217,9 +245,21 @@ def format_table(table: dict[str, dict[int, dict]]) -> str:
             lines.append(
                 f"{label:<44} {conns:>5} {row['rps']:>7.0f} {row['p50_ms']:>7.2f} "
                 f"{row['p99_ms']:>7.2f} {_cell(gateway):>13} {_cell(orders):>17} "
-                f"{sum(row['errors'].values()):>6}"
+                f"{sum(row['errors'].values()):>6} {row['other_cpu_pct']:>8.0f}%"
             )
     return "\n".join(lines)
+
+
+def busiest_other(table: dict[str, dict[int, dict]]) -> float:
+    """Return the highest outside CPU load of any row, in % of one core."""
+    return max(
+        (
+            row.get("other_cpu_pct", 0.0)
+            for rows in table.values()
+            for row in rows.values()
+        ),
+        default=0.0,
+    )
 
 
 def _cell(value: float | None) -> str:

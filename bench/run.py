@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -49,6 +50,7 @@ TIMEOUT = 10
 TOKEN_MAX_AGE = 60.0
 CREDIT_LIMITS = ("1000000.00", "100000.00", "10000.00")
 ORDER_TOTAL = "0.01"
+NOISY_PCT = 20
 PROJECT_PACKAGES = ("gateway_project/", "shared_auth/", "common/", "orders_service/")
 
 
@@ -125,8 +127,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--profile",
         nargs="?",
         const="gateway",
-        choices=("gateway", "gateway_post"),
-        help="after the table, profile the gateway with py-spy under this load",
+        choices=("gateway", "gateway_post", "direct"),
+        help="after the table, profile the gateway (orders for direct) with py-spy",
     )
     parser.add_argument("--keep", action="store_true", help="keep logs and databases")
     args = parser.parse_args(argv)
@@ -242,15 +244,23 @@ def process_table() -> dict[int, tuple[int, int]]:
 
 
 def cpu_seconds(roots: dict[str, int]) -> dict[str, float]:
-    """Return the CPU seconds used so far by each named process tree."""
+    """Return the CPU seconds used so far by each named process tree, by the load
+    generator (``load``: this process and its reaped children, i.e. wrk) and by
+    the whole machine (``machine``).
+    """
     table = process_table()
     parents = {pid: ppid for pid, (ppid, _) in table.items()}
     tick = os.sysconf("SC_CLK_TCK")
-    return {
+    result = {
         name: sum(table[p][1] for p in harness.descendants(pid, parents) if p in table)
         / tick
         for name, pid in roots.items()
     }
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result["load"] = sum((u.ru_utime + u.ru_stime for u in (own, children)), 0.0)
+    result["machine"] = harness.parse_cpu_busy(Path("/proc/stat").read_text()) / tick
+    return result
 
 
 # -- measuring -----------------------------------------------------------------------
@@ -275,13 +285,14 @@ class Runner:
             variant=variant,
             connections=connections,
             repetition=repetition,
-            cpu_ms={k: round((after[k] - before[k]) * 1e3, 1) for k in before},
+            cpu_ms=harness.cpu_delta_ms(before, after),
             **result,
         )
         print(
             f"  rep {repetition + 1} {variant:<13} c{connections:<3} "
             f"{measurement.rps:8.0f} req/s  p50 {measurement.p50_ms:6.2f} ms  "
-            f"p99 {measurement.p99_ms:6.2f} ms"
+            f"p99 {measurement.p99_ms:6.2f} ms  "
+            f"other CPU {measurement.other_cpu_pct:3.0f}%"
             + (f"  errors {measurement.errors}" if measurement.errors else ""),
             flush=True,
         )
@@ -367,7 +378,7 @@ def profile_gateway(runner: Runner, current: Plan, tokens: Tokens) -> dict | Non
             py_spy,
             "record",
             "--pid",
-            str(runner.roots["gateway"]),
+            str(runner.roots["orders" if variant == "direct" else "gateway"]),
             "--subprocesses",
             "--nonblocking",
             "--gil",
@@ -446,6 +457,12 @@ def report(args, info, current, table, headline, auth, measurements, profile) ->
         f"{args.duration:g} s x {args.repeats} per variant, target {current.mode}"
     )
     print(harness.format_table(table))
+    print(
+        "  (other CPU: what processes outside the bench used meanwhile, % of one core"
+        f" of {info['cores']}; above {NOISY_PCT}% the figures are unreliable)"
+    )
+    if harness.busiest_other(table) > NOISY_PCT:
+        print("!! the machine was busy with other work during this run")
     print(harness.format_headline({**headline, **gateway_cpu}))
     print(
         "service auth (orders settings): verify one token "
@@ -458,7 +475,7 @@ def report(args, info, current, table, headline, auth, measurements, profile) ->
             print(f"!! {error}: {auth[error]}")
     print("targets: " + ", ".join(f"{k}={v}" for k, v in met.items()))
     if profile:
-        print(f"gateway profile ({profile['file']}), samples holding the GIL:")
+        print(f"profile ({profile['file']}), samples holding the GIL:")
         print("  self%  total%  hottest functions")
         for frame, own, total in profile["top_self"]:
             print(f"  {own:5.1f}  {total:5.1f}   {frame}")

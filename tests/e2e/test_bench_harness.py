@@ -153,8 +153,8 @@ def test_format_table_shows_gateway_cpu_only_for_gateway_variants():
 
     assert "req/s" in lines[0]
     direct, gateway = lines[2], lines[3]
-    assert direct.split()[-5:] == ["1000", "0.90", "2.70", "0.500", "0"]
-    assert gateway.split()[-6:] == ["500", "1.60", "4.80", "1.000", "0.500", "0"]
+    assert direct.split()[-6:] == ["1000", "0.90", "2.70", "0.500", "0", "0%"]
+    assert gateway.split()[-7:] == ["500", "1.60", "4.80", "1.000", "0.500", "0", "0%"]
 
 
 def test_top_frames_ranks_self_time():
@@ -195,3 +195,25 @@ def test_top_inclusive_keeps_project_frames_only():
         ("proxy (gateway_project/proxy/views.py:10)", 100.0),
         ("decode (shared_auth/authentication.py:5)", 75.0),
     ]
+
+
+def test_parse_cpu_busy_leaves_out_idle_and_iowait():
+    proc_stat = "cpu  100 5 50 1000 40 3 2 1 0 0\ncpu0 50 2 25 500 20 1 1 0 0 0\n"
+
+    assert harness.parse_cpu_busy(proc_stat) == 161
+
+
+def test_cpu_delta_turns_the_machine_total_into_outside_load():
+    before = {"gateway": 1.0, "orders": 2.0, "load": 0.5, "machine": 10.0}
+    after = {"gateway": 1.5, "orders": 3.0, "load": 0.75, "machine": 12.0}
+
+    delta = harness.cpu_delta_ms(before, after)
+
+    assert delta == {"gateway": 500.0, "orders": 1000.0, "load": 250.0, "other": 250.0}
+
+
+def test_other_cpu_pct_is_per_core_share_of_the_run():
+    measurement = run("direct", 1, 0, 100, 1.0, {"other": 2500.0})
+
+    assert measurement.other_cpu_pct == 50.0
+    assert harness.busiest_other(harness.summarize([measurement])) == 50.0
