@@ -2,21 +2,30 @@
 
 DRF's ``SimpleRateThrottle`` counts every request; these count only failures
 (``record_failure``), and refuse a login once the rate is reached, whether the
-username exists or not. Counters live in the Django cache (shared by replicas
-through Redis). The client address is DRF's ``get_ident``, which trusts only
-``NUM_PROXIES`` entries of ``X-Forwarded-For``.
+username exists or not. Counters live in the ``login_throttle`` Django cache
+(Redis when ``REDIS_URL`` is set, else files: shared by every worker). The
+client address is DRF's ``get_ident``, which trusts only ``NUM_PROXIES``
+entries of ``X-Forwarded-For``.
 """
 
 import hashlib
 from collections.abc import Mapping
 from typing import Any
 
+from django.core.cache import BaseCache, caches
 from django.http import HttpRequest
 from rest_framework.throttling import SimpleRateThrottle
+
+CACHE_ALIAS = "login_throttle"
 
 
 class LoginFailureThrottle(SimpleRateThrottle):
     """Refuse a login once ``rate`` failures were recorded for its key."""
+
+    @property
+    def cache(self) -> BaseCache:
+        """Return the ``login_throttle`` cache, shared by every worker process."""
+        return caches[CACHE_ALIAS]
 
     def throttle_success(self) -> bool:
         """Let the request through without counting it (only failures count)."""

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group, User
-from django.core.cache import cache
+from django.core.cache import caches
 from rest_framework.test import APIClient
 
 from gateway_project.identity.keys import KeyStore
@@ -38,9 +38,11 @@ def _fast_hasher(settings):
 @pytest.fixture(autouse=True)
 def _empty_cache():
     """Throttle counters start from zero in every test."""
-    cache.clear()
+    for alias in ("default", "login_throttle"):
+        caches[alias].clear()
     yield
-    cache.clear()
+    for alias in ("default", "login_throttle"):
+        caches[alias].clear()
 
 
 @pytest.fixture
