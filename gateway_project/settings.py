@@ -87,3 +87,36 @@ REST_FRAMEWORK = {
         "login_ip": os.environ.get("LOGIN_FAILURES_PER_IP", "20/min"),
     },
 }
+
+# -- Proxy: /api/<service>/... forwarded to the services (gateway_project/proxy) --
+# README "Gateway proxy". Path prefix -> upstream base URL; anything else under
+# /api/ is a 404 at the gateway. GATEWAY_PROXY_ROUTES ("prefix=url,...") replaces
+# the table as a whole.
+from common.settings import CUSTOMERS_SERVICE_URL, ORDERS_SERVICE_URL  # noqa: E402
+
+GATEWAY_PROXY = {
+    "ROUTES": dict(
+        route.split("=", 1)
+        for route in env_list(
+            "GATEWAY_PROXY_ROUTES",
+            f"/api/orders/={ORDERS_SERVICE_URL},/api/customers/={CUSTOMERS_SERVICE_URL}",
+        )
+    ),
+    # Seconds: to connect, to wait for each read, to wait for a free connection.
+    "CONNECT_TIMEOUT": float(os.environ.get("GATEWAY_PROXY_CONNECT_TIMEOUT", "3")),
+    "READ_TIMEOUT": float(os.environ.get("GATEWAY_PROXY_READ_TIMEOUT", "30")),
+    "POOL_TIMEOUT": float(os.environ.get("GATEWAY_PROXY_POOL_TIMEOUT", "3")),
+    # Connections per upstream and worker process; by default three quarters of
+    # the worker's threads, so one slow service cannot hold every thread.
+    "POOL_SIZE": int(
+        os.environ.get("GATEWAY_PROXY_POOL_SIZE")
+        or max(1, int(os.environ.get("GUNICORN_THREADS", "4")) * 3 // 4)
+    ),
+    # Larger request bodies are refused with 413 before anything is forwarded.
+    "MAX_BODY_SIZE": int(os.environ.get("GATEWAY_PROXY_MAX_BODY_SIZE", "10485760")),
+}
+# The proxy reads whole request bodies up to its own limit.
+DATA_UPLOAD_MAX_MEMORY_SIZE = GATEWAY_PROXY["MAX_BODY_SIZE"]
+# Proxies in front of the gateway whose X-Forwarded-Host/-Proto are honoured
+# (shared_auth.forwarded); none by default: the gateway is the edge.
+TRUSTED_PROXIES = env_list("GATEWAY_TRUSTED_PROXIES", "")
