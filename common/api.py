@@ -9,8 +9,14 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from django.http import Http404
 from rest_framework import serializers
-from rest_framework.exceptions import APIException, ErrorDetail, ValidationError
+from rest_framework.exceptions import (
+    APIException,
+    ErrorDetail,
+    NotFound,
+    ValidationError,
+)
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -38,8 +44,10 @@ def json_exception_handler(exc: Exception, context: dict) -> Response | None:
     """Return DRF's error response, with ``detail`` and ``code`` always present.
 
     A ``ValidationError`` becomes 400 ``{"detail": "<field>: <message>",
-    "code": ..., "errors": {<field>: [...]}}``.
+    "code": ..., "errors": {<field>: [...]}}``. A 404 never names the model.
     """
+    if isinstance(exc, Http404):
+        exc = NotFound()
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

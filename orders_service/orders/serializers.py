@@ -39,10 +39,15 @@ class OrderFilterSerializer(serializers.Serializer):
 
 
 class IdempotencyKeyHeader(serializers.Serializer):
-    """The ``Idempotency-Key`` header: 1 to 255 visible ASCII characters."""
+    """The optional ``Idempotency-Key`` header: 1 to 255 visible ASCII characters."""
 
-    key = serializers.RegexField(
-        r"^[\x21-\x7e]{1,255}$",
-        required=False,
-        error_messages={"invalid": "Use 1 to 255 visible ASCII characters."},
-    )
+    name = "Idempotency-Key"
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {
+            self.name: serializers.RegexField(
+                r"^[\x21-\x7e]{1,255}$",
+                required=False,
+                error_messages={"invalid": "Use 1 to 255 visible ASCII characters."},
+            )
+        }

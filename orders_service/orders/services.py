@@ -151,10 +151,13 @@ def order_create(
             fingerprint=fingerprint,
         )
     except IntegrityError:
-        # A concurrent request with the same key got there first.
+        if not idempotency_key:
+            raise
+        # A concurrent request with the same key got there first (and may
+        # have failed and gone away since: then the caller should retry).
         first = _replay(owner=owner, key=idempotency_key, fingerprint=fingerprint)
         if first is None:
-            raise
+            raise IdempotencyKeyInUse() from None
         return first
     try:
         reserved = customers.credit_reserve(

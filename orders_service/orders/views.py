@@ -17,7 +17,7 @@ from orders_service.orders.serializers import (
 from shared_auth.permissions import IsOwnerOrStaff
 
 IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
+    IdempotencyKeyHeader.name,
     str,
     OpenApiParameter.HEADER,
     description="Repeating a create with the same key returns the first result.",
@@ -54,17 +54,16 @@ class OrderViewSet(
         return selectors.order_list(user=self.request.user, **filters)
 
     def create(self, request: Request, *args, **kwargs) -> Response:
+        key = request.headers.get(IdempotencyKeyHeader.name)
         header = IdempotencyKeyHeader(
-            data={"key": request.headers["Idempotency-Key"]}
-            if "Idempotency-Key" in request.headers
-            else {}
+            data={} if key is None else {IdempotencyKeyHeader.name: key}
         )
         header.is_valid(raise_exception=True)
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         created = services.order_create(
             owner=request.user,
-            idempotency_key=header.validated_data.get("key"),
+            idempotency_key=header.validated_data.get(IdempotencyKeyHeader.name),
             render=lambda order: self.get_serializer(order).data,
             **serializer.validated_data,
         )

@@ -140,7 +140,7 @@ def test_another_users_customer_is_invisible_on_every_verb_and_path(as_bob):
     for method, url, data in calls:
         response = getattr(as_bob, method)(url, data, format="json")
         assert response.status_code == 404, (method, url)
-        assert "Acme" not in response.content.decode()
+        assert response.json() == {"detail": "Not found.", "code": "not_found"}
     assert as_bob.get(CUSTOMERS).json()["count"] == 0
     customer.refresh_from_db()
     assert (customer.name, customer.credit_limit) == ("Acme", Decimal("100"))

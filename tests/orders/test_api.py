@@ -215,7 +215,7 @@ def test_a_key_still_in_flight_is_409(as_alice, customers_stub):
 def test_a_bad_key_is_400(as_alice, customers_stub):
     response = create(as_alice, HTTP_IDEMPOTENCY_KEY="x" * 256)
     assert response.status_code == 400
-    assert response.json()["detail"].startswith("key: ")
+    assert response.json()["detail"].startswith("Idempotency-Key: ")
     assert not Order.objects.exists()
 
 
