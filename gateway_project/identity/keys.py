@@ -132,9 +132,9 @@ class KeyStore:
         """Return the key that signs new tokens, creating one if there is none."""
         keys = self.keys()
         if not keys:
-            with self._locked():
-                if not self._read_dir_listing():
-                    self._write_key(settings.JWT_SIGNING_ALGORITHM, datetime.now(UTC))
+            with self._locked():  # another worker may be creating it right now
+                if not self.keys():
+                    self._write_key(settings.JWT_SIGNING_ALGORITHM, _now())
             keys = self.keys()
         return keys[-1]
 

@@ -57,3 +57,10 @@ def test_revoking_twice_counts_only_live_tokens(alice, login):
     assert refresh_tokens_revoke(users=[alice]) == 1
     assert refresh_tokens_revoke(users=[alice]) == 0
     assert OutstandingToken.objects.filter(user=alice).count() == 1
+
+
+def test_the_admin_login_form_still_renders(client):
+    assert client.get("/admin/").url == "/admin/login/?next=/admin/"
+    response = client.get("/admin/login/")
+    assert response.status_code == 200
+    assert b"csrfmiddlewaretoken" in response.content

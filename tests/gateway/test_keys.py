@@ -10,6 +10,7 @@ from django.core.management import call_command
 from jwt.algorithms import RSAAlgorithm
 
 from gateway_project.identity import keys
+from gateway_project.identity.apps import check_signing_algorithm
 from gateway_project.identity.keys import KeyStore, key_store, public_jwk, retention
 
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "k"}
@@ -112,3 +113,18 @@ def test_an_unreadable_key_file_is_ignored(keys_dir, caplog):
     (keys_dir / "29991231T000000000000Z_broken.pem").write_text("not a key")
     assert keys.signing_key().kid == good.kid
     assert "Ignoring signing key file" in caplog.text
+
+
+def test_only_files_that_hold_no_key_still_get_a_signing_key(settings, tmp_path):
+    settings.JWT_SIGNING_KEYS_DIR = tmp_path / "junk"
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "20260101T000000000000Z_x.pem").write_text("junk")
+    assert keys.signing_key().alg == "RS256"
+
+
+@pytest.mark.parametrize(
+    ("alg", "errors"), [("HS256", ["identity.E001"]), ("ES256", [])]
+)
+def test_a_symmetric_signing_algorithm_fails_the_system_check(settings, alg, errors):
+    settings.JWT_SIGNING_ALGORITHM = alg
+    assert [error.id for error in check_signing_algorithm()] == errors
