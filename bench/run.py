@@ -41,8 +41,6 @@ from bench import harness, load
 from bench.nginx import Nginx
 from tests.e2e.stack import PROJECTS, ROOT, Stack, free_port
 
-logger = logging.getLogger("bench")
-
 OUT_DIR = ROOT / "var" / "bench"
 USER = "alice"
 TIMEOUT = 10
@@ -91,7 +89,7 @@ class Tokens:
 
 @dataclass
 class Plan:
-    """What to measure: the URL of each variant and the order's id."""
+    """What to measure: each GET variant's URL, the POST's URL and body."""
 
     urls: dict[str, str]
     post_url: str = ""
