@@ -6,7 +6,8 @@ PyJWT parses the key set (``PyJWKSet``); this module adds what its
 - two cache tiers: parsed keys in process memory (no I/O per request) and the
   raw key set in the Django cache, so replicas share one fetch;
 - a failed refresh (refused, hang, HTTP error, HTML with 200, empty or unusable
-  set) keeps the last good keys and logs a warning (PyJWT #1162);
+  set) keeps the last good keys and logs a warning (PyJWT #1162), and while one
+  thread refreshes, the others keep using the keys they have instead of waiting;
 - every fetch, whatever triggers it (first use, expiry, unknown ``kid``), is
   throttled to one per ``JWKS_MIN_REFETCH_INTERVAL`` across the replicas
   sharing the cache, so a flood of forged kids cannot hammer the gateway
@@ -86,22 +87,36 @@ class JWKSClient:
         return key
 
     def _refresh(self, *, wanted_kid: str | None = None) -> dict[str, PyJWK]:
-        """Return the keys after adopting newer shared ones or fetching if allowed."""
-        with self._lock:
-            now = self.clock()
-            self._adopt_shared()
-            fresh = self._is_fresh(now)
-            if wanted_kid is None and fresh:
+        """Return the keys after adopting newer shared ones or fetching if allowed.
+
+        A routine refresh of keys we already hold never waits for another
+        thread's fetch (stale-while-revalidate): the stale keys are returned.
+        """
+        if wanted_kid is None and self._keys:
+            if not self._lock.acquire(blocking=False):
                 return self._keys
-            if wanted_kid is not None and wanted_kid in self._keys:
-                return self._keys
-            if self._may_fetch(now):
-                self._fetch_and_store(now)
-            elif not fresh:
-                self._check_after = now + self._interval()
-            if not self._keys:
-                raise KeysUnavailable("The signing keys could not be fetched.")
+        else:
+            self._lock.acquire()
+        try:
+            return self._refresh_locked(wanted_kid)
+        finally:
+            self._lock.release()
+
+    def _refresh_locked(self, wanted_kid: str | None) -> dict[str, PyJWK]:
+        now = self.clock()
+        self._adopt_shared()
+        fresh = self._is_fresh(now)
+        if wanted_kid is None and fresh:
             return self._keys
+        if wanted_kid is not None and wanted_kid in self._keys:
+            return self._keys
+        if self._may_fetch(now):
+            self._fetch_and_store(now)
+        elif not fresh:
+            self._check_after = now + self._interval()
+        if not self._keys:
+            raise KeysUnavailable("The signing keys could not be fetched.")
+        return self._keys
 
     def _is_fresh(self, now: float) -> bool:
         ttl = auth_settings.JWKS_CACHE_TTL

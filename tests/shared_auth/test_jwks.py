@@ -183,3 +183,15 @@ def test_cache_outage_degrades_to_process_memory(
         assert api.get("/whoami/", **bearer(token)).status_code == 401
     assert jwks_server.hits["/jwks.json"] == 1
     assert "JWKS cache" in caplog.text
+
+
+def test_stale_keys_served_while_another_thread_refreshes(jwks_server, clock):
+    client = get_jwks_client()
+    client.get_signing_key(KID)
+    clock.now += 301
+    client._lock.acquire()  # another thread is fetching (e.g. from a hung gateway)
+    try:
+        assert client.get_signing_key(KID).key_id == KID
+    finally:
+        client._lock.release()
+    assert jwks_server.hits["/jwks.json"] == 1
