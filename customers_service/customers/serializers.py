@@ -6,7 +6,7 @@ from rest_framework import serializers
 from common.api import money_field
 from customers_service.customers.models import Customer, Reservation
 
-ORDER_ID_PATTERN = r"[A-Za-z0-9_.-]{1,64}"
+ORDER_ID_PATTERN = r"[A-Za-z0-9_-]{1,64}"
 
 
 class CustomerSerializer(serializers.ModelSerializer):
@@ -38,9 +38,7 @@ class ReservationSerializer(serializers.ModelSerializer):
     order_id = serializers.CharField(
         max_length=64,
         validators=[
-            RegexValidator(
-                f"^{ORDER_ID_PATTERN}$", "Use letters, digits, '.', '_' or '-'."
-            )
+            RegexValidator(f"^{ORDER_ID_PATTERN}$", "Use letters, digits, '_' or '-'.")
         ],
     )
     amount = money_field()

@@ -197,6 +197,7 @@ def test_same_order_other_amount_is_409(as_alice):
     ("payload", "field"),
     [
         ({"order_id": "o 1", "amount": "1"}, "order_id"),
+        ({"order_id": "..", "amount": "1"}, "order_id"),
         ({"order_id": "x" * 65, "amount": "1"}, "order_id"),
         ({"order_id": "o-1", "amount": "-5"}, "amount"),
         ({"order_id": "o-1"}, "amount"),
@@ -249,3 +250,16 @@ def test_schema_declares_bearer_auth_and_docs_are_served():
     docs = client.get("/api/docs/")
     assert docs.status_code == 200
     assert b"swagger" in docs.content.lower()
+
+
+def test_admin_and_browsable_api_are_served(admin_client, as_alice):
+    customer = make_customer()
+    make_reservation(customer)
+    assert admin_client.get("/admin/customers/customer/").status_code == 200
+    page = admin_client.get(f"/admin/customers/customer/{customer.pk}/change/")
+    assert page.status_code == 200
+    assert b"order-1" in page.content  # the reservations inline
+    assert admin_client.get("/admin/customers/reservation/").status_code == 200
+    html = as_alice.get(CUSTOMERS, HTTP_ACCEPT="text/html")
+    assert html.status_code == 200
+    assert b"Acme" in html.content

@@ -312,3 +312,15 @@ def test_schema_declares_bearer_auth_and_the_idempotency_header():
     assert "Idempotency-Key" in [p["name"] for p in create_op["parameters"]]
     assert "/api/orders/{id}/cancel/" in schema["paths"]
     assert APIClient().get("/api/docs/").status_code == 200
+
+
+def test_admin_and_browsable_api_are_served(admin_client, as_alice):
+    order = make_order()
+    assert admin_client.get("/admin/orders/order/").status_code == 200
+    assert (
+        admin_client.get(f"/admin/orders/order/{order.pk}/change/").status_code == 200
+    )
+    assert admin_client.get("/admin/orders/idempotencykey/").status_code == 200
+    html = as_alice.get(ORDERS, HTTP_ACCEPT="text/html")
+    assert html.status_code == 200
+    assert str(order.pk).encode() in html.content
