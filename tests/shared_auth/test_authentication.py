@@ -71,6 +71,9 @@ HOSTILE_HEADERS = {
     "not base64": lambda ctx: "Bearer ###.$$$.%%%",
     "two tokens": lambda ctx: f"Bearer {ctx.token()} {ctx.token()}",
     "two headers joined": lambda ctx: f"Bearer {ctx.token()}, Bearer {ctx.token()}",
+    "two headers joined by gunicorn": lambda ctx: (
+        f"Bearer {ctx.token()},Bearer {ctx.token()}"
+    ),
     "non-ascii": lambda ctx: "Bearer \u00e9t\u00e9.\u2603.x",
     "alg none unsigned": lambda ctx: forge({"alg": "none", "kid": KID}, claims(), b""),
     "alg none with signature": lambda ctx: forge(
