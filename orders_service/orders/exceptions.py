@@ -33,7 +33,7 @@ class CustomersRefused(OrdersError):
 
 
 class OrderNotCancellable(OrdersError):
-    """Only an approved order can be cancelled."""
+    """Only an approved (or a stale pending) order can be cancelled."""
 
     def __init__(self, state: str) -> None:
         self.state = state

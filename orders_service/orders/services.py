@@ -12,7 +12,8 @@ the order is deleted again (and after a timeout the reservation that may have
 been made is released first), so nothing is left behind. With an
 ``Idempotency-Key`` the order id is derived from (owner, key, request), so a
 retry after a timeout whose release failed finds the same reservation instead
-of making a second one.
+of making a second one, and a retry after a crash between steps 1 and 3 resumes
+the PENDING order left behind.
 """
 
 import hashlib
@@ -20,6 +21,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -44,6 +46,11 @@ ORDER_ID_NAMESPACE = uuid.UUID("6f1d8a52-3c1e-4d0b-9a8e-2f5b7c4e9d10")
 
 Render = Callable[[Order], Any]
 
+# Longer than any create can run (gunicorn's timeout is 60 s, the calls to
+# customers time out well within it): a PENDING order this old was left behind
+# by a crashed process; a retry with its key resumes it, a cancel releases it.
+PENDING_STALE_AFTER = timedelta(minutes=2)
+
 
 @dataclass(frozen=True)
 class OrderCreated:
@@ -59,8 +66,23 @@ def _fingerprint(*, customer_id: int, total: Decimal) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _replay(*, owner: Caller, key: str, fingerprint: str) -> OrderCreated | None:
-    """Return the first outcome for ``key``, None if unused; raise if unusable."""
+def _is_stale(order: Order) -> bool:
+    """Return True for a PENDING order whose request can no longer be running."""
+    return (
+        order.state == Order.State.PENDING
+        and order.created_at <= timezone.now() - PENDING_STALE_AFTER
+    )
+
+
+def _key_outcome(
+    *, owner: Caller, key: str, fingerprint: str
+) -> OrderCreated | Order | None:
+    """Return what ``key`` already led to: its first outcome, its PENDING order
+    left behind by a crashed request (to resume), or None if the key is unused.
+
+    Raise ``IdempotencyKeyReused`` if the key came with another request,
+    ``IdempotencyKeyInUse`` while the first request is still running.
+    """
     record = (
         IdempotencyKey.objects.select_related("order")
         .filter(owner_sub=owner.id, key=key)
@@ -70,9 +92,14 @@ def _replay(*, owner: Caller, key: str, fingerprint: str) -> OrderCreated | None
         return None
     if record.fingerprint != fingerprint:
         raise IdempotencyKeyReused()
-    if record.response is None:
-        raise IdempotencyKeyInUse()
-    return OrderCreated(order=record.order, response=record.response, replayed=True)
+    if record.response is not None:
+        return OrderCreated(order=record.order, response=record.response, replayed=True)
+    if _is_stale(record.order):
+        logger.warning(
+            "order %s: resuming a PENDING order left behind", record.order_id
+        )
+        return record.order
+    raise IdempotencyKeyInUse()
 
 
 def _order_start(
@@ -138,30 +165,40 @@ def order_create(
     ``IdempotencyKeyReused`` for an unusable key.
     """
     fingerprint = _fingerprint(customer_id=customer_id, total=total)
+    outcome = None
     if idempotency_key:
-        first = _replay(owner=owner, key=idempotency_key, fingerprint=fingerprint)
-        if first is not None:
-            return first
-    try:
-        order = _order_start(
-            owner=owner,
-            customer_id=customer_id,
-            total=total,
-            key=idempotency_key,
-            fingerprint=fingerprint,
+        outcome = _key_outcome(
+            owner=owner, key=idempotency_key, fingerprint=fingerprint
         )
-    except IntegrityError:
-        if not idempotency_key:
-            raise
-        # A concurrent request with the same key got there first (and may
-        # have failed and gone away since: then the caller should retry).
-        first = _replay(owner=owner, key=idempotency_key, fingerprint=fingerprint)
-        if first is None:
-            raise IdempotencyKeyInUse() from None
-        return first
+    if outcome is None:
+        try:
+            outcome = _order_start(
+                owner=owner,
+                customer_id=customer_id,
+                total=total,
+                key=idempotency_key,
+                fingerprint=fingerprint,
+            )
+        except IntegrityError:
+            if not idempotency_key:
+                raise
+            # A concurrent request with the same key got there first (and may
+            # have failed and gone away since: then the caller should retry).
+            outcome = _key_outcome(
+                owner=owner, key=idempotency_key, fingerprint=fingerprint
+            )
+            if outcome is None:
+                raise IdempotencyKeyInUse() from None
+    if isinstance(outcome, OrderCreated):
+        return outcome
+    return _order_reserve(order=outcome, render=render)
+
+
+def _order_reserve(*, order: Order, render: Render) -> OrderCreated:
+    """Reserve the credit of PENDING ``order`` and settle it (or abandon it)."""
     try:
         reserved = customers.credit_reserve(
-            customer_id=customer_id, order_id=str(order.pk), amount=total
+            customer_id=order.customer_id, order_id=str(order.pk), amount=order.total
         )
     except CustomerNotFound:
         _order_abandon(order=order, release=False)
@@ -186,18 +223,18 @@ def _order_settle(*, order: Order, reserved: bool, render: Render) -> OrderCreat
 
 
 def order_cancel(*, order: Order) -> Order:
-    """Cancel an APPROVED order, releasing its credit; return the order.
+    """Cancel an APPROVED order (or a stale PENDING one), releasing its credit.
 
-    Cancelling a CANCELLED order again returns it unchanged. Raise
-    ``OrderNotCancellable`` in any other state, ``CustomersUnavailable`` or
-    ``CustomersRefused`` (the order stays APPROVED) if the release failed.
+    Return the order. Cancelling a CANCELLED order again returns it unchanged.
+    Raise ``OrderNotCancellable`` in any other state, ``CustomersUnavailable``
+    or ``CustomersRefused`` (the order is unchanged) if the release failed.
     """
     if order.state == Order.State.CANCELLED:
         return order
-    if order.state != Order.State.APPROVED:
+    if order.state != Order.State.APPROVED and not _is_stale(order):
         raise OrderNotCancellable(order.state)
     customers.credit_release(customer_id=order.customer_id, order_id=str(order.pk))
-    Order.objects.filter(pk=order.pk, state=Order.State.APPROVED).update(
+    Order.objects.filter(pk=order.pk, state=order.state).update(
         state=Order.State.CANCELLED, updated_at=timezone.now()
     )
     order.refresh_from_db()

@@ -1,12 +1,19 @@
 """The orders HTTP API against a real local stand-in for the customers service."""
 
 import json
+import uuid
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from orders_service.orders.models import IdempotencyKey, Order
+from orders_service.orders.services import (
+    ORDER_ID_NAMESPACE,
+    PENDING_STALE_AFTER,
+    _fingerprint,
+)
 from tests.e2e.stack import free_port
 
 pytestmark = pytest.mark.django_db
@@ -195,8 +202,6 @@ def test_keys_are_per_user(as_alice, as_bob, customers_stub):
 
 
 def test_a_key_still_in_flight_is_409(as_alice, customers_stub):
-    from orders_service.orders.services import _fingerprint
-
     order = Order.objects.create(
         owner_sub="1", owner_username="alice", customer_id=1, total=10
     )
@@ -324,3 +329,53 @@ def test_admin_and_browsable_api_are_served(admin_client, as_alice):
     html = as_alice.get(ORDERS, HTTP_ACCEPT="text/html")
     assert html.status_code == 200
     assert str(order.pk).encode() in html.content
+
+
+# -- a create that crashed midway ------------------------------------------------
+def crashed_create(key: str, stub, reserved: bool) -> Order:
+    """Leave what a process killed after reserving (or before) leaves behind."""
+    fingerprint = _fingerprint(customer_id=1, total=Decimal("10.00"))
+    order = Order.objects.create(
+        id=uuid.uuid5(ORDER_ID_NAMESPACE, f"1\n{key}\n{fingerprint}"),
+        owner_sub="1",
+        owner_username="alice",
+        customer_id=1,
+        total=Decimal("10.00"),
+    )
+    IdempotencyKey.objects.create(
+        owner_sub="1", key=key, fingerprint=fingerprint, order=order
+    )
+    if reserved:
+        stub.reservations[(1, str(order.pk))] = Decimal("10.00")
+    # Older than any request can run, as if its process had crashed.
+    Order.objects.filter(pk=order.pk).update(
+        created_at=order.created_at - PENDING_STALE_AFTER
+    )
+    order.refresh_from_db()
+    return order
+
+
+def test_a_retry_resumes_a_pending_order_left_behind(as_alice, customers_stub):
+    order = crashed_create("crash-1", customers_stub, reserved=True)
+    response = create(as_alice, HTTP_IDEMPOTENCY_KEY="crash-1")
+    assert response.status_code == 201
+    assert response.json()["id"] == str(order.pk)
+    assert response.json()["state"] == "APPROVED"
+    assert customers_stub.available(1) == Decimal("90.00")  # reserved once
+    assert create(as_alice, HTTP_IDEMPOTENCY_KEY="crash-1").json() == response.json()
+
+
+def test_a_pending_order_in_flight_is_not_resumed(as_alice, customers_stub):
+    order = crashed_create("busy-2", customers_stub, reserved=False)
+    Order.objects.filter(pk=order.pk).update(created_at=timezone.now())
+    assert create(as_alice, HTTP_IDEMPOTENCY_KEY="busy-2").status_code == 409
+    assert as_alice.post(f"{ORDERS}{order.pk}/cancel/").status_code == 409
+    assert customers_stub.calls == []
+
+
+def test_cancel_releases_a_pending_order_left_behind(as_alice, customers_stub):
+    order = crashed_create("crash-3", customers_stub, reserved=True)
+    response = as_alice.post(f"{ORDERS}{order.pk}/cancel/")
+    assert response.status_code == 200
+    assert response.json()["state"] == "CANCELLED"
+    assert customers_stub.reservations == {}

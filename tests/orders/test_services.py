@@ -39,14 +39,14 @@ def order_for(key: str) -> Order:
 @pytest.fixture
 def lost_race(monkeypatch):
     """Make the first look-up miss, as if the other request committed just after."""
-    real = services._replay
+    real = services._key_outcome
     calls = []
 
     def replay(**kwargs):
         calls.append(kwargs)
         return None if len(calls) == 1 else real(**kwargs)
 
-    monkeypatch.setattr(services, "_replay", replay)
+    monkeypatch.setattr(services, "_key_outcome", replay)
 
 
 def test_losing_the_race_to_a_request_in_flight_is_in_use(lost_race, customers_stub):
