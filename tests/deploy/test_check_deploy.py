@@ -3,16 +3,13 @@ environment a pod gets (image + ConfigMap + container env + its Secret), while t
 defaults stay those of a laptop: DEBUG off, plain http."""
 
 import os
-import secrets
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from tests.deploy.conftest import PROJECTS, ROOT
-from tests.deploy.dockerfile import image_env
-from tests.deploy.pods import literal_env, web
+from tests.deploy.processes import production_env
 
 CLEAN = "System check identified no issues"
 
@@ -34,28 +31,6 @@ def check_deploy(module: str, env: dict[str, str]) -> subprocess.CompletedProces
         text=True,
         timeout=120,
     )
-
-
-def production_env(by_kind, config, project: str, tmp_path: Path) -> dict[str, str]:
-    """Return the environment of ``project``'s web container in the cluster."""
-    env = {
-        "PATH": os.environ["PATH"],
-        **image_env(),
-        **config,
-        **literal_env(web(by_kind, project)),
-    }
-    # What the Secrets provide (<project>-env, gateway-signing-keys) and the
-    # image's paths, stood in for by temporary ones.
-    env.update(
-        {
-            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-            f"{project.upper()}_DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
-            "VAR_DIR": str(tmp_path / "var"),
-            "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
-            "JWT_SIGNING_KEYS_DIR": str(tmp_path / "keys"),
-        }
-    )
-    return env
 
 
 @pytest.mark.parametrize("project", PROJECTS)

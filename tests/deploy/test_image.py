@@ -3,12 +3,8 @@
 import json
 import os
 import re
-import secrets
-import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +12,7 @@ import requests
 
 from tests.deploy.conftest import PROJECTS, ROOT
 from tests.deploy.dockerfile import image_env, instructions
+from tests.deploy.processes import image_like_env, serve
 
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|TOKEN|DATABASE_URL|PRIVATE", re.IGNORECASE)
 
@@ -64,20 +61,6 @@ def test_the_entrypoint_exists_and_the_default_command_is_a_project():
     assert json.loads(commands("CMD")[0])[0] in PROJECTS
 
 
-def image_like_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """Return the image's environment with the secrets and paths stood in for."""
-    venv_bin = str(Path(sys.executable).parent)
-    return {
-        **image_env(),
-        "PATH": f"{venv_bin}:{os.environ['PATH']}",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "VAR_DIR": str(tmp_path / "var"),
-        "JWT_SIGNING_KEYS_DIR": str(tmp_path / "keys"),
-        "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
-        **extra,
-    }
-
-
 def entrypoint(
     args: list[str], env: dict[str, str], **kwargs
 ) -> subprocess.CompletedProcess:
@@ -95,44 +78,26 @@ def entrypoint(
 @pytest.mark.parametrize("project", PROJECTS)
 def test_the_entrypoint_loads_each_project_under_gunicorn(project, tmp_path):
     # --check-config makes gunicorn load the configuration and the WSGI app.
-    result = entrypoint([project, "--check-config"], image_like_env(tmp_path))
+    result = entrypoint([project, "--check-config"], image_like_env(project, tmp_path))
     assert result.returncode == 0, result.stderr
 
 
 def test_the_project_can_come_from_the_environment(tmp_path):
-    env = image_like_env(tmp_path, PROJECT="customers")
+    env = {**image_like_env("customers", tmp_path), "PROJECT": "customers"}
     result = entrypoint(["--print-config"], env)
     assert result.returncode == 0, result.stderr
     assert "customers_service.wsgi:application" in result.stdout
 
 
 def test_an_unknown_project_is_refused(tmp_path):
-    result = entrypoint(["billing"], image_like_env(tmp_path))
+    result = entrypoint(["billing"], image_like_env("gateway", tmp_path))
     assert result.returncode == 64
     assert "usage: entrypoint.sh gateway|orders|customers" in result.stderr
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_up(url: str, process: subprocess.Popen) -> None:
-    for _ in range(300):
-        if process.poll() is not None:
-            raise RuntimeError("the server exited")
-        try:
-            requests.get(url, timeout=1)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    raise RuntimeError("the server did not start")
-
-
 def test_the_image_serves_its_collected_static_files(tmp_path):
     """collectstatic as at build, then the entrypoint serves hashed, cached files."""
-    env = image_like_env(tmp_path)
+    env = image_like_env("orders", tmp_path)
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
         cwd=ROOT,
@@ -142,27 +107,12 @@ def test_the_image_serves_its_collected_static_files(tmp_path):
     )
     manifest = json.loads((tmp_path / "static" / "staticfiles.json").read_text())
     hashed = manifest["paths"]["admin/css/base.css"]
-    port = free_port()
-    env["GUNICORN_BIND"] = f"127.0.0.1:{port}"
-    server = subprocess.Popen(
-        ["sh", "deploy/entrypoint.sh", "orders", "--workers", "1"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_until_up(f"{base}/healthz", server)
+    with serve("orders", env) as base:
         response = requests.get(f"{base}/static/{hashed}", timeout=5)
-        assert response.status_code == 200
-        assert "immutable" in response.headers["Cache-Control"]
-        assert b"body" in response.content
         gzipped = requests.get(
             f"{base}/static/{hashed}", headers={"Accept-Encoding": "gzip"}, timeout=5
         )
-        assert gzipped.headers["Content-Encoding"] == "gzip"
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=15)
+    assert response.status_code == 200
+    assert "immutable" in response.headers["Cache-Control"]
+    assert b"body" in response.content
+    assert gzipped.headers["Content-Encoding"] == "gzip"

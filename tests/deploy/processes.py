@@ -1,0 +1,90 @@
+"""The environment a pod gets, and the image's command run as a real process."""
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+from tests.deploy.conftest import ROOT
+from tests.deploy.dockerfile import image_env
+from tests.deploy.pods import literal_env, web
+
+
+def stand_ins(project: str, tmp_path: Path) -> dict[str, str]:
+    """Return temporary stand-ins for the Secrets and the image's paths."""
+    return {
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        f"{project.upper()}_DATABASE_URL": f"sqlite:///{tmp_path}/{project}.sqlite3",
+        "VAR_DIR": str(tmp_path / "var"),
+        "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
+        "JWT_SIGNING_KEYS_DIR": str(tmp_path / "keys"),
+    }
+
+
+def image_like_env(project: str, tmp_path: Path) -> dict[str, str]:
+    """Return the image's environment, this virtualenv first on ``PATH``."""
+    venv_bin = str(Path(sys.executable).parent)
+    return {
+        **image_env(),
+        "PATH": f"{venv_bin}:{os.environ['PATH']}",
+        **stand_ins(project, tmp_path),
+    }
+
+
+def production_env(by_kind, config, project: str, tmp_path: Path) -> dict[str, str]:
+    """Return the environment of ``project``'s web container in the cluster."""
+    return {
+        **image_like_env(project, tmp_path),
+        **config,
+        **literal_env(web(by_kind, project)),
+        **stand_ins(project, tmp_path),
+    }
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def serve(project: str, env: dict[str, str]) -> Iterator[str]:
+    """Run the image's entrypoint for ``project`` on a free port; yield its URL."""
+    port = free_port()
+    server = subprocess.Popen(
+        ["sh", "deploy/entrypoint.sh", project, "--workers", "1"],
+        cwd=ROOT,
+        env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_listening(base, server)
+        yield base
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=15)
+
+
+def _wait_until_listening(base: str, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("the server exited")
+        try:
+            requests.get(f"{base}/", timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise RuntimeError("the server did not start")

@@ -1,0 +1,94 @@
+"""The gateway under its production environment, behind a TLS-terminating proxy.
+
+Plain http from outside is redirected to https, https answers carry HSTS and
+secure cookies, what comes over in-cluster http (probes, the JWKS) is answered as
+it is, and X-Forwarded-Proto is believed from the trusted proxy only. The proxy
+is played by connections from 127.0.0.2; anyone else connects from 127.0.0.1.
+"""
+
+import http.client
+import subprocess
+import sys
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.deploy.conftest import ROOT
+from tests.deploy.processes import production_env, serve
+
+PUBLIC_HOST = "api.example.com"
+PROXY = "127.0.0.2"
+ANYONE = "127.0.0.1"
+
+
+@pytest.fixture(scope="module")
+def gateway(by_kind, config, tmp_path_factory):
+    """Return the address of a gateway running with its pod's environment."""
+    env = production_env(by_kind, config, "gateway", tmp_path_factory.mktemp("gw"))
+    env["GATEWAY_TRUSTED_PROXIES"] = PROXY
+    for command in ("migrate", "collectstatic"):  # the Job's, the image build's
+        subprocess.run(
+            [sys.executable, "manage.py", command, "--noinput", "-v", "0"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            timeout=120,
+        )
+    with serve("gateway", env) as base:
+        yield urlsplit(base)
+
+
+def get(
+    gateway, path: str, source: str = ANYONE, **headers: str
+) -> http.client.HTTPResponse:
+    """GET ``path`` from ``source``; ``headers`` names use ``_`` for ``-``."""
+    connection = http.client.HTTPConnection(
+        gateway.hostname, gateway.port, timeout=10, source_address=(source, 0)
+    )
+    connection.request(
+        "GET", path, headers={k.replace("_", "-"): v for k, v in headers.items()}
+    )
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    return response
+
+
+def test_plain_http_from_outside_is_redirected_to_https(gateway):
+    response = get(gateway, "/api-auth/login/", Host=PUBLIC_HOST)
+    assert response.status == 301
+    assert response.headers["Location"] == f"https://{PUBLIC_HOST}/api-auth/login/"
+
+
+def test_https_at_the_proxy_gets_hsts_and_secure_cookies(gateway):
+    response = get(
+        gateway,
+        "/api-auth/login/",
+        source=PROXY,
+        Host=PUBLIC_HOST,
+        X_Forwarded_Proto="https",
+    )
+    assert response.status == 200
+    assert response.headers["Strict-Transport-Security"] == (
+        "max-age=31536000; includeSubDomains; preload"
+    )
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("csrftoken=")
+    assert "Secure" in cookie
+
+
+def test_a_forged_forwarded_proto_is_not_believed(gateway):
+    response = get(
+        gateway, "/api-auth/login/", Host=PUBLIC_HOST, X_Forwarded_Proto="https"
+    )
+    assert response.status == 301
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/.well-known/jwks.json"])
+def test_probes_and_the_jwks_are_served_over_in_cluster_http(gateway, path):
+    # The kubelet and the services use the Service name as Host (see the probes).
+    response = get(gateway, path, Host="gateway")
+    assert response.status != 301
+    assert "Location" not in response.headers
+    if path != "/readyz":  # no upstream runs here: readiness answers 503
+        assert response.status == 200
