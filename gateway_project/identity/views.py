@@ -33,6 +33,8 @@ MAX_BODY_SIZE = 16 * 1024
 
 
 class PayloadTooLarge(APIException):
+    """413: the request body is larger than ``MAX_BODY_SIZE``."""
+
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "Request body too large."
     default_code = "payload_too_large"
