@@ -18,6 +18,10 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # The gateway mostly waits on the services: more threads than a service has.
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+# Peers whose X-Forwarded-Proto gunicorn honours: the same as Django's
+# (settings.TRUSTED_PROXIES, shared_auth.forwarded); none by default, the gateway
+# being the edge (gunicorn's own default would trust any local client).
+forwarded_allow_ips = os.environ.get("GATEWAY_TRUSTED_PROXIES", "")
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "10"))
 keepalive = 5
 # Recycle workers now and then (0: never); jitter keeps them from restarting at once.

@@ -42,17 +42,20 @@ CHUNK_SIZE = 64 * 1024
 
 
 class ProxyError(Exception):
-    """An answer the gateway gives itself, as JSON ``{"detail": ...}``."""
+    """An answer the gateway gives itself, as JSON ``{"detail": ..., "code": ...}``."""
 
-    def __init__(self, status: int, detail: str, **headers: str) -> None:
+    def __init__(self, status: int, detail: str, code: str, **headers: str) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        self.code = code
         self.headers = headers
 
     def response(self) -> JsonResponse:
         """Return the JSON error response."""
-        response = JsonResponse({"detail": self.detail}, status=self.status)
+        response = JsonResponse(
+            {"detail": self.detail, "code": self.code}, status=self.status
+        )
         for name, value in self.headers.items():
             response[name.replace("_", "-")] = value
         return response
@@ -91,21 +94,23 @@ def _request_body(request: HttpRequest, limit: int) -> bytes:
     Raise ``ProxyError`` 413 above ``limit`` (before reading it when the
     ``Content-Length`` says so) and 400 for a broken body.
     """
-    too_large = ProxyError(413, "Request body too large.")
+    too_large = ProxyError(413, "Request body too large.", "request_too_large")
     if "HTTP_TRANSFER_ENCODING" in request.META:
         if request.META["HTTP_TRANSFER_ENCODING"].strip().lower() != "chunked":
-            raise ProxyError(400, "Unsupported transfer coding.")
+            raise ProxyError(400, "Unsupported transfer coding.", "bad_request")
         try:
             body = request.META["wsgi.input"].read(limit + 1)
-        except (OSError, ValueError) as exc:
-            raise ProxyError(400, "Malformed chunked body.") from exc
+        # The server decodes the chunks and raises its own errors (gunicorn's
+        # InvalidChunkSize is no OSError): any of them means a broken body.
+        except Exception as exc:
+            raise ProxyError(400, "Malformed chunked body.", "bad_request") from exc
         if len(body) > limit:
             raise too_large
         return body
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError as exc:
-        raise ProxyError(400, "Invalid Content-Length.") from exc
+        raise ProxyError(400, "Invalid Content-Length.", "bad_request") from exc
     if length > limit:
         raise too_large
     return request.body if length > 0 else b""
@@ -150,15 +155,25 @@ def _open(
             release_conn=False,
         )
     except NewConnectionError as exc:
-        raise ProxyError(502, "Upstream service refused the connection.") from exc
+        raise ProxyError(
+            502, "Upstream service refused the connection.", "upstream_refused"
+        ) from exc
     except ConnectTimeoutError as exc:
-        raise ProxyError(503, "Upstream service unavailable.") from exc
+        raise ProxyError(
+            503, "Upstream service unavailable.", "upstream_unavailable"
+        ) from exc
     except ReadTimeoutError as exc:
-        raise ProxyError(504, "Upstream service timed out.") from exc
+        raise ProxyError(
+            504, "Upstream service timed out.", "upstream_timeout"
+        ) from exc
     except (EmptyPoolError, ClosedPoolError) as exc:
-        raise ProxyError(503, "Upstream service busy: no free connection.") from exc
+        raise ProxyError(
+            503, "Upstream service busy: no free connection.", "upstream_busy"
+        ) from exc
     except (HTTPError, OSError) as exc:
-        raise ProxyError(502, "Bad response from the upstream service.") from exc
+        raise ProxyError(
+            502, "Bad response from the upstream service.", "bad_gateway"
+        ) from exc
     finally:
         request.proxy_upstream_seconds = time.perf_counter() - started
     return response
@@ -183,9 +198,15 @@ def _relay(upstream: urllib3.BaseHTTPResponse) -> StreamingHttpResponse:
 
 
 def _api_error(request: HttpRequest, exc: exceptions.APIException) -> JsonResponse:
-    """Return DRF's JSON shape of ``exc`` (401s with ``WWW-Authenticate``)."""
-    data = exc.detail if isinstance(exc.detail, dict | list) else {"detail": exc.detail}
-    response = JsonResponse(data, status=exc.status_code, safe=False)
+    """Return ``{"detail", "code"}`` for ``exc`` (401s with ``WWW-Authenticate``)."""
+    codes = exc.get_codes()
+    response = JsonResponse(
+        {
+            "detail": str(exc.detail),
+            "code": codes if isinstance(codes, str) else "error",
+        },
+        status=exc.status_code,
+    )
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         response.status_code = 401
         response["WWW-Authenticate"] = www_authenticate(request)
@@ -207,11 +228,12 @@ def proxy(request: HttpRequest) -> HttpResponseBase:
         raw_path, path = checked_path(target)
         upstream = config.route(path)
         if upstream is None:
-            raise ProxyError(404, "Not found.")
+            raise ProxyError(404, "Not found.", "not_found")
         if request.method not in ALLOWED_METHODS:
             raise ProxyError(
                 405,
                 f'Method "{request.method}" not allowed.',
+                "method_not_allowed",
                 Allow=", ".join(ALLOWED_METHODS),
             )
         body = _request_body(request, config.max_body_size)
@@ -219,9 +241,8 @@ def proxy(request: HttpRequest) -> HttpResponseBase:
         response = _relay(
             _open(request, config, upstream, path=raw_path, body=body, token=token)
         )
-    except UnsafePath as exc:
-        logger.warning("refused request target %r: %s", target[:256], exc)
-        response = ProxyError(400, "Invalid request path.").response()
+    except UnsafePath:
+        response = ProxyError(400, "Invalid request path.", "invalid_path").response()
     except ProxyError as exc:
         response = exc.response()
     except exceptions.APIException as exc:

@@ -158,7 +158,9 @@ class RecordingUpstream:
         self.release = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.upstream = self
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
         self._thread.start()
 
     @property

@@ -135,7 +135,7 @@ def test_unknown_api_prefix_is_a_json_404_at_the_gateway(
 ):
     response = client.get(path, headers=bearer)
     assert response.status_code == 404
-    assert response.json() == {"detail": "Not found."}
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}
     assert upstream.requests == []
 
 
@@ -172,7 +172,10 @@ def test_unsafe_raw_paths_are_400_before_routing(client, upstream, bearer, raw):
     # RAW_URI is the target as gunicorn received it, before it decoded the path.
     response = client.get("/api/orders/x", headers=bearer, RAW_URI=raw)
     assert response.status_code == 400
-    assert response.json() == {"detail": "Invalid request path."}
+    assert response.json() == {
+        "detail": "Invalid request path.",
+        "code": "invalid_path",
+    }
     assert upstream.requests == []
 
 
@@ -374,7 +377,10 @@ def test_an_oversized_body_is_413_before_anything_is_forwarded(
         headers=bearer,
     )
     assert response.status_code == 413
-    assert response.json() == {"detail": "Request body too large."}
+    assert response.json() == {
+        "detail": "Request body too large.",
+        "code": "request_too_large",
+    }
     assert upstream.requests == []
 
 
@@ -440,21 +446,30 @@ def test_a_response_closed_early_gives_its_connection_back(client, upstream, bea
 def test_a_dead_upstream_is_502(client, bearer):
     response = client.get("/api/dead/", headers=bearer)
     assert response.status_code == 502
-    assert response.json() == {"detail": "Upstream service refused the connection."}
+    assert response.json() == {
+        "detail": "Upstream service refused the connection.",
+        "code": "upstream_refused",
+    }
 
 
 @pytest.mark.django_db
 def test_a_silent_upstream_is_504(client, bearer, silent):
     response = client.get("/api/silent/", headers=bearer)
     assert response.status_code == 504
-    assert response.json() == {"detail": "Upstream service timed out."}
+    assert response.json() == {
+        "detail": "Upstream service timed out.",
+        "code": "upstream_timeout",
+    }
 
 
 @pytest.mark.django_db
 def test_a_connect_timeout_is_503(client, bearer):
     response = client.get("/api/jammed/", headers=bearer)
     assert response.status_code == 503
-    assert response.json() == {"detail": "Upstream service unavailable."}
+    assert response.json() == {
+        "detail": "Upstream service unavailable.",
+        "code": "upstream_unavailable",
+    }
 
 
 @pytest.mark.django_db(transaction=True)
@@ -477,7 +492,10 @@ def test_no_free_connection_is_503_and_other_routes_still_answer(
         upstream.release.set()
         holder.join(timeout=10)
     assert busy.status_code == 503
-    assert busy.json() == {"detail": "Upstream service busy: no free connection."}
+    assert busy.json() == {
+        "detail": "Upstream service busy: no free connection.",
+        "code": "upstream_busy",
+    }
     assert other.status_code == 200
     assert held["response"].status_code == 200
 
