@@ -168,3 +168,13 @@ def test_jwks_is_get_only(api):
     assert response.status_code == 405
     assert response.json()["detail"]
     assert keys.signing_key()
+
+
+def test_login_and_refresh_query_counts(alice, login, api, django_assert_num_queries):
+    # user, last_login, outstanding token; the access token's user and groups.
+    with django_assert_num_queries(5):
+        tokens = login("alice").json()
+    # simplejwt: user check, blacklist check, blacklisting the old token and
+    # recording the new one (get_or_create in savepoints); our user and groups.
+    with django_assert_num_queries(15):
+        post(api, "/auth/token/refresh/", {"refresh": tokens["refresh"]})

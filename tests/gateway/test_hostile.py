@@ -18,16 +18,19 @@ from gateway_project.identity import keys
 pytestmark = pytest.mark.django_db
 
 ENDPOINTS = [("/auth/token/verify/", "token"), ("/auth/token/refresh/", "refresh")]
+# The type of the forged tokens: refresh for the endpoints above, access for
+# the bearer tests (so that only the forged part can be why they are refused).
+TOKEN_TYPE = "refresh"
 
 
 def b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def claims(token_type: str = "refresh", **extra) -> dict:
+def claims(**extra) -> dict:
     now = int(time.time())
     return {
-        "token_type": token_type,
+        "token_type": TOKEN_TYPE,
         "sub": "1",
         "jti": "0" * 32,
         "iat": now,
@@ -165,3 +168,21 @@ def test_a_long_token_within_the_body_limit_is_401(api):
     body = {"token": "a." * 4000 + "a"}
     response = api.post("/auth/token/verify/", body, format="json")
     assert response.status_code == 401
+
+
+@pytest.fixture
+def forged_access_tokens(monkeypatch):
+    monkeypatch.setattr(f"{__name__}.TOKEN_TYPE", "access")
+
+
+def test_a_well_formed_forgery_control_is_accepted(api, forged_access_tokens):
+    api.credentials(HTTP_AUTHORIZATION="Bearer " + signed(claims()))
+    assert api.get("/auth/me/").status_code == 200
+
+
+@pytest.mark.parametrize("make", HOSTILE_TOKENS.values(), ids=HOSTILE_TOKENS.keys())
+def test_hostile_bearer_tokens_are_401_at_me(api, forged_access_tokens, make):
+    api.credentials(HTTP_AUTHORIZATION="Bearer " + make())
+    response = api.get("/auth/me/")
+    assert response.status_code == 401, response.content
+    assert response.json()["detail"]
