@@ -4,6 +4,7 @@ Every error a project answers outside DRF is JSON ``{"detail": ...}`` too, and
 never a stack trace.
 """
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 
 
@@ -15,6 +16,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def bad_request(
     request: HttpRequest, exception: Exception | None = None
 ) -> JsonResponse:
+    """Return 413 for a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``, else 400."""
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse(
+            {"detail": "Request body too large.", "code": "request_too_large"},
+            status=413,
+        )
     return JsonResponse({"detail": "Bad request."}, status=400)
 
 

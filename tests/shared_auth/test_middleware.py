@@ -25,3 +25,13 @@ def test_log_filter_adds_request_id_and_username():
         request_id_var.reset(token)
     assert record.request_id == "rid-1"
     assert record.username == "-"
+
+
+def test_log_filter_takes_the_request_id_from_a_django_request_record():
+    """django.request logs 4xx/5xx after the middleware has reset the contextvar."""
+    record = logging.LogRecord(
+        "django.request", logging.WARNING, __file__, 1, "m", (), None
+    )
+    record.request = type("Request", (), {"request_id": "rid-from-request"})()
+    assert RequestIdFilter().filter(record)
+    assert record.request_id == "rid-from-request"
