@@ -24,6 +24,7 @@ from rest_framework_simplejwt.exceptions import (
     TokenError,
 )
 from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
 from gateway_project.identity.keys import key_store
 
@@ -116,6 +117,17 @@ class RefreshToken(KeyStoreTokenMixin, tokens.RefreshToken):
     """A refresh token (only ``sub``); its access tokens get fresh user claims."""
 
     access_token_class = AccessToken
+
+    def blacklist(self) -> tuple[BlacklistedToken, bool]:
+        """Blacklist this token; raise ``TokenError`` if it already was.
+
+        simplejwt's ``get_or_create`` lets two concurrent refreshes of one token
+        both pass; the unique row decides, and only its creator goes on.
+        """
+        blacklisted, created = super().blacklist()
+        if not created:
+            raise TokenError(_("Token is blacklisted"))
+        return blacklisted, created
 
     @property
     def access_token(self) -> AccessToken:

@@ -5,6 +5,7 @@ from datetime import timedelta
 import jwt
 import pytest
 from django.contrib.auth.models import Group
+from rest_framework_simplejwt.exceptions import TokenError
 
 from gateway_project.identity import keys
 from gateway_project.identity.tokens import AccessToken, RefreshToken, access_token_for
@@ -62,3 +63,11 @@ def test_tokens_round_trip_through_simplejwt(alice):
     refresh = RefreshToken.for_user(alice)
     assert RefreshToken(str(refresh))["sub"] == str(alice.pk)
     assert AccessToken(str(refresh.access_token))["username"] == "alice"
+
+
+def test_a_refresh_token_is_blacklisted_once_only(alice):
+    raw = str(RefreshToken.for_user(alice))
+    RefreshToken(raw).blacklist()
+    # A concurrent refresh that passed the blacklist check before this one wrote.
+    with pytest.raises(TokenError, match="blacklisted"):
+        RefreshToken(raw, verify=False).blacklist()
