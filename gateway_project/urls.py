@@ -5,11 +5,12 @@ from django.urls import include, path
 from common.urls import handler400, handler403, handler404, handler500  # noqa: F401
 from common.urls import urlpatterns as common_urlpatterns
 from gateway_project import health
-from gateway_project.identity.views import admin_login
+from gateway_project.identity.views import admin_login, api_auth_login
 
 urlpatterns = [
-    # Before admin/: the admin's login, throttled like /auth/token/.
+    # Before admin/ and api-auth/: the login forms, throttled like /auth/token/.
     path("admin/login/", admin_login, name="admin_login"),
+    path("api-auth/login/", api_auth_login, name="api_auth_login"),
     *common_urlpatterns,
     path("readyz", health.readyz, name="readyz"),
     path("", include("gateway_project.identity.urls")),

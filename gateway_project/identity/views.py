@@ -4,12 +4,15 @@ The token views are simplejwt's, with: a small body limit (413), login
 throttling (failed logins only), and logout answering 204.
 """
 
+import functools
 import logging
 import math
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
@@ -144,21 +147,38 @@ class OpenIDConfigurationView(PublicDocumentView):
         }
 
 
-def admin_login(request: HttpRequest, extra_context: Any = None) -> HttpResponse:
-    """The admin's login view, with the same failed-login throttling as the API."""
-    throttles = [throttle_class() for throttle_class in LOGIN_THROTTLES]
-    if request.method == "POST":
-        waits = [t.wait() or 0 for t in throttles if not t.allow_request(request, None)]
-        if waits:
-            wait = math.ceil(max(waits))
-            return JsonResponse(
-                {"detail": str(Throttled(wait).detail)},
-                status=status.HTTP_429_TOO_MANY_REQUESTS,
-                headers={"Retry-After": str(wait)},
-            )
-    response = admin.site.login(request, extra_context)
-    if request.method == "POST" and response.status_code == status.HTTP_200_OK:
-        logger.info("Failed admin login")
-        for throttle in throttles:
-            throttle.record_failure()
-    return response
+def throttle_failed_logins(login_view: Callable[..., HttpResponse]) -> Callable:
+    """Wrap a Django login form view with the API's failed-login throttling.
+
+    A POST answered 200 (the form again, with an error) counts as a failure; a
+    throttled POST gets 429 JSON with ``Retry-After`` before the form runs.
+    """
+
+    @functools.wraps(login_view)
+    def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        throttles = [throttle_class() for throttle_class in LOGIN_THROTTLES]
+        if request.method == "POST":
+            waits = [
+                t.wait() or 0 for t in throttles if not t.allow_request(request, None)
+            ]
+            if waits:
+                wait = math.ceil(max(waits))
+                return JsonResponse(
+                    {"detail": str(Throttled(wait).detail), "code": "throttled"},
+                    status=status.HTTP_429_TOO_MANY_REQUESTS,
+                    headers={"Retry-After": str(wait)},
+                )
+        response = login_view(request, *args, **kwargs)
+        if request.method == "POST" and response.status_code == status.HTTP_200_OK:
+            logger.info("Failed login at %s", request.path)
+            for throttle in throttles:
+                throttle.record_failure()
+        return response
+
+    return view
+
+
+admin_login = throttle_failed_logins(admin.site.login)
+api_auth_login = throttle_failed_logins(
+    auth_views.LoginView.as_view(template_name="rest_framework/login.html")
+)

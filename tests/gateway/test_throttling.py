@@ -134,3 +134,14 @@ def test_admin_and_api_failures_share_the_counters(client, staff, login, clock):
         admin_login(client, "sam", "wrong", ip=f"10.3.0.{n}")
     fail(login, "sam", 2)
     assert_throttled(login("sam", REMOTE_ADDR="192.0.2.99"))
+
+
+def test_the_browsable_api_login_form_is_throttled_too(client, staff, clock):
+    form = {"username": "sam", "password": "wrong", "next": "/auth/me/"}
+    for n in range(5):
+        response = client.post("/api-auth/login/", form, REMOTE_ADDR=f"10.4.0.{n}")
+        assert response.status_code == 200
+    form["password"] = "correct-horse-battery"
+    assert_throttled(client.post("/api-auth/login/", form))
+    clock[0] += 61
+    assert client.post("/api-auth/login/", form).status_code == 302
