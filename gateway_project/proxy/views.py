@@ -180,7 +180,14 @@ def _open(
 
 
 def _relay(upstream: urllib3.BaseHTTPResponse) -> StreamingHttpResponse:
-    """Return a streaming response carrying ``upstream``'s status, headers, body."""
+    """Return a streaming response carrying ``upstream``'s status, headers, body.
+
+    Raise ``ProxyError`` 502 (after dropping the connection) for a status code
+    HTTP does not have.
+    """
+    if not 100 <= upstream.status <= 599:
+        UpstreamBody(upstream).close()
+        raise ProxyError(502, "Bad response from the upstream service.", "bad_gateway")
     response = StreamingHttpResponse(
         UpstreamBody(upstream), status=upstream.status, reason=upstream.reason
     )

@@ -110,6 +110,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"%x\r\n%s\r\n" % (len(STREAM_CHUNK), STREAM_CHUNK))
         self.wfile.write(b"0\r\n\r\n")
 
+    def odd(self) -> None:
+        """A folded header line and a status code HTTP does not have."""
+        self.wfile.write(
+            b"HTTP/1.1 200 OK\r\nX-Folded: a\r\n b\r\nContent-Length: 2\r\n\r\n{}"
+        )
+
+    def bad_status(self) -> None:
+        self.wfile.write(b"HTTP/1.1 999 Odd\r\nContent-Length: 2\r\n\r\n{}")
+
     def unavailable(self) -> None:
         self._json(503, {"detail": "service says no"}, Retry_After="7")
 
@@ -125,6 +134,8 @@ _ANSWERS = {
     "/hop/": _Handler.hop_by_hop,
     "/stream/": _Handler.stream,
     "/unavailable/": _Handler.unavailable,
+    "/folded/": _Handler.odd,
+    "/bad-status/": _Handler.bad_status,
     "/hold/": _Handler.hold,
 }
 

@@ -105,6 +105,7 @@ def test_path_query_method_body_and_content_type_are_forwarded(
     assert seen["body"] == '{"total": "3.50"}'
     assert seen["headers"]["content-type"] == "application/json"
     assert seen["headers"]["content-length"] == "17"
+    assert seen["headers"]["host"] == upstream.url.removeprefix("http://")
     assert response.streaming
 
 
@@ -202,7 +203,8 @@ def test_no_credentials_is_401_and_the_service_never_sees_it(client, upstream):
     response = client.post("/api/orders/", data={}, content_type="application/json")
     assert response.status_code == 401
     assert response.json()["detail"]
-    assert response["WWW-Authenticate"].startswith("Bearer")
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert response.json()["code"] == "not_authenticated"
     assert upstream.requests == []
 
 
@@ -430,6 +432,23 @@ def test_upstream_errors_are_relayed_as_they_are(client, upstream, bearer):
     assert response.status_code == 503
     assert response["Retry-After"] == "7"
     assert json.loads(body(response)) == {"detail": "service says no"}
+
+
+@pytest.mark.django_db
+def test_a_folded_response_header_is_unfolded(client, upstream, bearer):
+    response = client.get("/api/orders/folded/", headers=bearer)
+    assert response.status_code == 200
+    assert response["X-Folded"] == "a b"
+    assert body(response) == b"{}"
+
+
+@pytest.mark.django_db
+def test_a_status_code_http_does_not_have_is_502(client, upstream, bearer):
+    response = client.get("/api/orders/bad-status/", headers=bearer)
+    assert response.status_code == 502
+    assert response.json()["code"] == "bad_gateway"
+    # POOL_SIZE is 1: the connection slot came back.
+    assert echoed(client.get("/api/orders/", headers=bearer))["method"] == "GET"
 
 
 @pytest.mark.django_db
