@@ -205,6 +205,31 @@ def ratios(table: dict[str, dict[int, dict]]) -> dict[str, float | None]:
     return result
 
 
+def stack_cpu_ms(row: dict) -> float:
+    """Return the CPU ms per request of everything serving a row: the stack's
+    processes, nginx and the load generator (not the outside load)."""
+    return sum(v for k, v in row["cpu_ms_per_request"].items() if k != "other")
+
+
+def cpu_ratios(table: dict[str, dict[int, dict]]) -> dict[str, float | None]:
+    """Return ``<variant>_cpu_bound_throughput_ratio_c<N>``: direct's CPU per
+    request over the variant's, both counting every process that serves it.
+
+    On a machine whose cores are all busy this is what the throughput ratio
+    tends to, and it moves far less than req/s when other work shares the CPU.
+    """
+    result: dict[str, float | None] = {}
+    direct = table.get("direct", {})
+    for variant in ("gateway", "nginx"):
+        for conns, row in sorted(table.get(variant, {}).items()):
+            base = direct.get(conns)
+            cost = stack_cpu_ms(row)
+            result[f"{variant}_cpu_bound_throughput_ratio_c{conns}"] = (
+                round(stack_cpu_ms(base) / cost, 3) if base and cost else None
+            )
+    return result
+
+
 def targets(
     headline: dict[str, float | None], verify_us: float | None, queries: int | None
 ) -> dict[str, bool | None]:

@@ -194,6 +194,10 @@ def plan(stack: Stack, token: str, nginx_url: str | None) -> Plan:
         post_body=json.dumps({"customer_id": customer_id, "total": ORDER_TOTAL}),
     )
     check(result, token)
+    if any(": 5" in reason for reason in result.skipped.values()):
+        for name in ("gateway", "orders"):
+            tail = stack.log_path(name).read_text()[-2000:]
+            print(f"--- {name} log (tail) ---\n{tail}")
     return result
 
 
@@ -558,7 +562,7 @@ def main(argv: list[str]) -> int:
         verify_output = verify_token_script(stack)
         profile = profile_gateway(runner, current, tokens) if args.profile else None
         table = harness.summarize(measurements)
-        headline = harness.ratios(table)
+        headline = {**harness.ratios(table), **harness.cpu_ratios(table)}
         document = report(
             args, info, current, table, headline, auth, measurements, profile
         )

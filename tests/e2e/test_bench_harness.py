@@ -217,3 +217,23 @@ def test_other_cpu_pct_is_per_core_share_of_the_run():
 
     assert measurement.other_cpu_pct == 50.0
     assert harness.busiest_other(harness.summarize([measurement])) == 50.0
+
+
+def test_cpu_ratios_count_every_serving_process_but_outside_load():
+    table = harness.summarize(
+        [
+            run("direct", 16, 0, 1000, 5.0, {"orders": 2000.0, "load": 100.0}),
+            run(
+                "gateway",
+                16,
+                0,
+                1000,
+                9.0,
+                {"gateway": 1500.0, "orders": 2100.0, "load": 100.0, "other": 9e3},
+            ),
+        ]
+    )
+
+    assert harness.cpu_ratios(table) == {
+        "gateway_cpu_bound_throughput_ratio_c16": round(2.1 / 3.7, 3)
+    }
