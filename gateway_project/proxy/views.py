@@ -226,7 +226,7 @@ def proxy(request: HttpRequest) -> HttpResponseBase:
 
     Answer 400 for an unsafe path, 404 for an unknown prefix, 405 for other
     methods, 401/403 without valid credentials, and 413/502/503/504 as
-    ``_send`` says; else relay the service's answer as it is.
+    ``_request_body`` and ``_open`` say; else relay the service's answer.
     """
     config = proxy_config()
     target = raw_target(request)
