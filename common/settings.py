@@ -44,6 +44,26 @@ def _dev_secret_key() -> str:
     return path.read_text().strip()
 
 
+def _dev_secret(name: str) -> str:
+    """Return the random secret kept in ``VAR_DIR/<name>``, made on first use.
+
+    Return "" if ``VAR_DIR`` cannot be written (a read-only container: the
+    variable must then be set).
+    """
+    path = VAR_DIR / name
+    try:
+        if not path.exists():
+            VAR_DIR.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(32))
+        return path.read_text().strip()
+    except FileExistsError:  # another process made it first
+        return path.read_text().strip()
+    except OSError:
+        return ""
+
+
 def database(env_name: str, project: str) -> dict:
     """Return the ``DATABASES['default']`` entry for ``project`` from ``env_name``."""
     config = dj_database_url.config(
@@ -86,6 +106,15 @@ SILENCED_SYSTEM_CHECKS = env_list("DJANGO_SILENCED_SYSTEM_CHECKS", "")
 
 JWT_ISSUER = os.environ.get("JWT_ISSUER", "http://127.0.0.1:8000").rstrip("/")
 JWT_JWKS_URL = os.environ.get("JWT_JWKS_URL", f"{JWT_ISSUER}/.well-known/jwks.json")
+# Revocation feed (README "Revocation"): the gateway publishes it, the services
+# read it with this shared credential. Unset, a random one is kept in VAR_DIR, so
+# the three projects of one checkout agree; set it in production (a Secret).
+REVOCATION_FEED_URL = os.environ.get(
+    "REVOCATION_FEED_URL", f"{JWT_ISSUER}/auth/revocations/"
+)
+REVOCATION_FEED_TOKEN = os.environ.get("REVOCATION_FEED_TOKEN") or _dev_secret(
+    "revocation_feed_token"
+)
 ORDERS_SERVICE_URL = os.environ.get("ORDERS_SERVICE_URL", "http://127.0.0.1:8001")
 CUSTOMERS_SERVICE_URL = os.environ.get("CUSTOMERS_SERVICE_URL", "http://127.0.0.1:8002")
 # Peers whose X-Forwarded-Host/-Proto are honoured (shared_auth.forwarded): the

@@ -1,34 +1,62 @@
-"""Admin: users with a "revoke all refresh tokens" action.
+"""Admin: users with a "revoke all tokens" action; subject revocations, read-only.
 
 Groups (the roles in tokens) keep Django's admin; outstanding and blacklisted
-tokens keep simplejwt's (registered by its token_blacklist app).
+tokens keep simplejwt's (registered by its token_blacklist app). Deactivating,
+deleting or re-passwording a user here revokes their tokens too
+(``identity.signals``).
 """
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from gateway_project.identity.services import refresh_tokens_revoke
+from gateway_project.identity.models import SubjectRevocation
+from gateway_project.identity.services import (
+    refresh_tokens_revoke,
+    subject_tokens_revoke,
+)
 
 User = get_user_model()
 
 
 class GatewayUserAdmin(UserAdmin):
-    """Django's user admin, plus revoking the selected users' refresh tokens."""
+    """Django's user admin, plus revoking every token of the selected users."""
 
-    actions = ["revoke_refresh_tokens"]
+    actions = ["revoke_all_tokens"]
 
     @admin.action(
-        description="Revoke all refresh tokens of the selected users",
+        description="Revoke all tokens (access and refresh) of the selected users",
         permissions=["change"],
     )
-    def revoke_refresh_tokens(self, request: HttpRequest, queryset: QuerySet) -> None:
-        count = refresh_tokens_revoke(users=queryset)
+    def revoke_all_tokens(self, request: HttpRequest, queryset: QuerySet) -> None:
+        with transaction.atomic():
+            users = list(queryset)
+            blacklisted = refresh_tokens_revoke(users=users)
+            for user in users:
+                subject_tokens_revoke(user=user)
         self.message_user(
-            request, f"Revoked {count} refresh token(s).", level=messages.SUCCESS
+            request,
+            f"Revoked every token of {len(users)} user(s) "
+            f"({blacklisted} refresh token(s) blacklisted).",
+            level=messages.SUCCESS,
         )
+
+
+@admin.register(SubjectRevocation)
+class SubjectRevocationAdmin(admin.ModelAdmin):
+    """Who was revoked and since when; written only by the revoking actions."""
+
+    list_display = ["sub", "not_before"]
+    search_fields = ["sub"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
 
 
 admin.site.unregister(User)

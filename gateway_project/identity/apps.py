@@ -10,7 +10,10 @@ class IdentityConfig(AppConfig):
     label = "identity"
 
     def ready(self) -> None:
+        from gateway_project.identity import signals
+
         checks.register(check_signing_algorithm, checks.Tags.security)
+        signals.connect()
 
 
 def check_signing_algorithm(**kwargs: object) -> list[checks.CheckMessage]:

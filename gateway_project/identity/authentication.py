@@ -1,12 +1,22 @@
-"""The gateway's bearer authentication: shared_auth's, with keys from memory."""
+"""The gateway's bearer authentication, and the revocation feed's credential.
 
+``GatewayJWTAuthentication`` is shared_auth's, with keys from memory and the
+revocations read from the database; ``RevocationFeedAuthentication`` lets only
+the services (holding ``REVOCATION_FEED_TOKEN``) read ``/auth/revocations/``.
+"""
+
+import hmac
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
 
 from gateway_project.identity.keys import key_store
+from gateway_project.identity.selectors import subject_token_is_revoked
 from shared_auth.authentication import JWTAuthentication
 
 
@@ -14,7 +24,8 @@ class GatewayJWTAuthentication(JWTAuthentication):
     """Verify access tokens exactly as the services do, without fetching the JWKS.
 
     The public key comes from the gateway's own key store (so a rotation is
-    seen at once), and every audience the gateway issues for is accepted.
+    seen at once), every audience the gateway issues for is accepted, and a
+    revocation is seen at once: one primary-key query per request.
     """
 
     def get_public_key(self, kid: str) -> Any:
@@ -29,3 +40,46 @@ class GatewayJWTAuthentication(JWTAuthentication):
     def get_audience(self) -> list[str]:
         """Return the audiences the gateway issues tokens for (``JWT_AUDIENCE``)."""
         return list(settings.JWT_AUDIENCE)
+
+    def check_revocation(self, claims: Mapping[str, Any]) -> None:
+        """Refuse a token issued at or before its subject's revocation."""
+        if subject_token_is_revoked(sub=claims["sub"], iat=claims["iat"]):
+            raise AuthenticationFailed(
+                _("Token has been revoked."), code="token_revoked"
+            )
+
+
+class FeedClient:
+    """The caller of the revocation feed: a service holding the feed credential."""
+
+    is_authenticated = True
+    username = "revocation-feed"
+
+    def __str__(self) -> str:
+        return self.username
+
+
+class RevocationFeedAuthentication(BaseAuthentication):
+    """``Authorization: Bearer <REVOCATION_FEED_TOKEN>``, for the services only.
+
+    Return ``None`` without a bearer credential (401 from the permission),
+    ``(FeedClient(), None)`` for the right one, and raise ``AuthenticationFailed``
+    for any other (compared in constant time; an empty setting matches nothing).
+    """
+
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[FeedClient, None] | None:
+        parts = request.META.get("HTTP_AUTHORIZATION", "").split()
+        if not parts or parts[0].lower() != self.keyword.lower():
+            return None
+        expected = settings.REVOCATION_FEED_TOKEN.encode()
+        given = parts[1].encode() if len(parts) == 2 else b""
+        if not expected or not hmac.compare_digest(given, expected):
+            raise AuthenticationFailed(
+                _("Invalid revocation feed credential."), code="authentication_failed"
+            )
+        return FeedClient(), None
+
+    def authenticate_header(self, request: Request) -> str:
+        return f'{self.keyword} realm="revocations"'

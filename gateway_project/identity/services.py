@@ -1,20 +1,29 @@
 """Writes of the identity app."""
 
+import logging
 from collections.abc import Iterable
+from datetime import datetime
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.utils import timezone
+from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import (
     BlacklistedToken,
     OutstandingToken,
 )
+
+from gateway_project.identity.models import SubjectRevocation
+
+logger = logging.getLogger(__name__)
 
 
 def refresh_tokens_revoke(*, users: Iterable[AbstractBaseUser]) -> int:
     """Blacklist every unexpired refresh token of ``users``; return how many.
 
     Access tokens already issued live on until they expire (at most
-    ``ACCESS_TOKEN_LIFETIME``).
+    ``ACCESS_TOKEN_LIFETIME``); ``subject_tokens_revoke`` refuses them too.
     """
     live = OutstandingToken.objects.filter(
         user__in=list(users),
@@ -25,3 +34,50 @@ def refresh_tokens_revoke(*, users: Iterable[AbstractBaseUser]) -> int:
         [BlacklistedToken(token=token) for token in live], ignore_conflicts=True
     )
     return len(created)
+
+
+def subject_of(user: AbstractBaseUser) -> str:
+    """Return the ``sub`` claim of ``user``'s tokens."""
+    return str(getattr(user, api_settings.USER_ID_FIELD))
+
+
+def _user_of(sub: str) -> AbstractBaseUser | None:
+    """Return the user whose tokens carry ``sub``, or None if there is none."""
+    lookup = {api_settings.USER_ID_FIELD: sub}
+    try:
+        return get_user_model()._default_manager.filter(**lookup).first()
+    except (ValueError, TypeError, ValidationError):  # not a valid id at all
+        return None
+
+
+def subject_tokens_revoke(
+    *,
+    user: AbstractBaseUser | None = None,
+    sub: str | None = None,
+    at: datetime | None = None,
+) -> SubjectRevocation:
+    """Refuse every token of ``user`` (or subject ``sub``) issued up to ``at``.
+
+    ``at`` defaults to now. The gateway refuses such tokens from its next
+    request; services learn it from the revocation feed within their interval.
+    The user's outstanding refresh tokens (if the user still exists) are
+    blacklisted too, as the admin then shows. A later ``at`` than the recorded
+    one wins; an earlier one changes nothing.
+    """
+    if (user is None) == (sub is None):
+        raise TypeError("Pass exactly one of user and sub.")
+    sub = subject_of(user) if user is not None else str(sub)
+    at = at or timezone.now()
+    revocation, created = SubjectRevocation.objects.get_or_create(
+        sub=sub, defaults={"not_before": at}
+    )
+    if not created and revocation.not_before < at:
+        SubjectRevocation.objects.filter(sub=sub, not_before__lt=at).update(
+            not_before=at
+        )
+        revocation.not_before = at
+    user = user if user is not None else _user_of(sub)
+    if user is not None:
+        refresh_tokens_revoke(users=[user])
+    logger.info("Revoked the tokens of subject %s issued up to %s", sub, at)
+    return revocation

@@ -4,11 +4,15 @@ simplejwt builds its ``TokenBackend`` once, from fixed settings, and never
 writes a ``kid``; ``KeyStoreTokenBackend`` instead signs with whatever key is
 current in ``keys.key_store`` and verifies with the key the token's ``kid``
 names, so a rotation reaches running workers. The token classes below only
-point simplejwt at that backend and add the contract's claims.
+point simplejwt at that backend, add the contract's claims, write ``iat`` with
+microseconds (a float NumericDate, RFC 7519 section 2) so that a revocation and
+a login in the same second are told apart, and refuse tokens of a revoked
+subject (``identity.selectors.subject_token_is_revoked``).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -27,6 +31,7 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
 from gateway_project.identity.keys import key_store
+from gateway_project.identity.selectors import subject_token_is_revoked
 
 STAFF_ROLE = "staff"
 
@@ -95,11 +100,31 @@ def user_claims(user: AbstractBaseUser) -> dict[str, Any]:
 
 
 class KeyStoreTokenMixin:
-    """Make a simplejwt token class use ``KeyStoreTokenBackend``."""
+    """Make a simplejwt token class use ``KeyStoreTokenBackend``.
+
+    ``iat`` keeps microseconds, and a decoded token of a revoked subject is
+    refused (``TokenError``, 401 at the token endpoints).
+    """
+
+    payload: dict[str, Any]
+    current_time: datetime
 
     @property
     def token_backend(self) -> TokenBackend:
         return token_backend()
+
+    def set_iat(self, claim: str = "iat", at_time: datetime | None = None) -> None:
+        """Set ``claim`` to ``at_time`` (default: now) in seconds, microseconds kept."""
+        self.payload[claim] = (at_time or self.current_time).timestamp()
+
+    def verify(self) -> None:
+        """Run simplejwt's checks, then refuse a token issued before a revocation."""
+        super().verify()  # type: ignore[misc]
+        sub, iat = self.payload.get(api_settings.USER_ID_CLAIM), self.payload.get("iat")
+        if not isinstance(sub, str) or not isinstance(iat, int | float):
+            return
+        if subject_token_is_revoked(sub=sub, iat=iat):
+            raise TokenError(_("Token has been revoked."))
 
 
 class AccessToken(KeyStoreTokenMixin, tokens.AccessToken):

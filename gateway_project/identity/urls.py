@@ -12,6 +12,7 @@ urlpatterns = [
     path("auth/token/verify/", views.VerifyView.as_view(), name="token_verify"),
     path("auth/logout/", views.LogoutView.as_view(), name="logout"),
     path("auth/me/", views.MeView.as_view(), name="me"),
+    path("auth/revocations/", views.RevocationFeedView.as_view(), name="revocations"),
     path(".well-known/jwks.json", views.JWKSView.as_view(), name="jwks"),
     path(
         ".well-known/openid-configuration",

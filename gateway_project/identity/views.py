@@ -1,13 +1,15 @@
 """Login, tokens, the caller's identity and the published keys (see the contract).
 
 The token views are simplejwt's, with: a small body limit (413), login
-throttling (failed logins only), and logout answering 204.
+throttling (failed logins only), logout answering 204 (and logging out
+everywhere with ``{"all": true}``), plus the services' revocation feed.
 """
 
 import functools
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -15,9 +17,16 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from rest_framework import status
-from rest_framework.exceptions import APIException, AuthenticationFailed, Throttled
+from rest_framework.exceptions import (
+    APIException,
+    AuthenticationFailed,
+    NotAuthenticated,
+    ParseError,
+    Throttled,
+)
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -27,7 +36,15 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt import views as simplejwt_views
 
 from gateway_project.identity import keys
-from gateway_project.identity.authentication import GatewayJWTAuthentication
+from gateway_project.identity.authentication import (
+    GatewayJWTAuthentication,
+    RevocationFeedAuthentication,
+)
+from gateway_project.identity.selectors import (
+    revocation_window,
+    subject_revocations_since,
+)
+from gateway_project.identity.services import subject_tokens_revoke
 from gateway_project.identity.throttling import LOGIN_THROTTLES
 
 logger = logging.getLogger(__name__)
@@ -85,13 +102,29 @@ class VerifyView(BodyLimitMixin, simplejwt_views.TokenVerifyView):
 class LogoutView(BodyLimitMixin, simplejwt_views.TokenBlacklistView):
     """``POST /auth/logout/ {refresh}``: blacklist that refresh token; 204.
 
-    The "log out everywhere" variant (``{"all": true}`` with a bearer token)
-    belongs here too, dispatched on the body before the serializer runs.
+    ``{"all": true}`` with a bearer access token logs the caller out
+    everywhere: every token issued to them up to now is refused (204), or 401
+    without a valid bearer token.
     """
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = request.data
+        if isinstance(data, Mapping) and data.get("all") is True:
+            return self.logout_everywhere(request)
         super().post(request, *args, **kwargs)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def logout_everywhere(self, request: Request) -> Response:
+        """Revoke every token of the bearer token's subject; 204."""
+        result = GatewayJWTAuthentication().authenticate(request)
+        if result is None:
+            raise NotAuthenticated()
+        subject_tokens_revoke(sub=result[1]["sub"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def get_authenticate_header(self, request: Request) -> str:
+        """Return the bearer challenge, so that a refused logout is 401, not 403."""
+        return GatewayJWTAuthentication().authenticate_header(request)
 
 
 class MeView(APIView):
@@ -102,6 +135,60 @@ class MeView(APIView):
 
     def get(self, request: Request) -> Response:
         return Response(dict(request.auth))
+
+
+# Revocations written this long before ``since`` are sent again, so one whose
+# transaction committed after an earlier answer was computed is never missed.
+FEED_OVERLAP = timedelta(seconds=10)
+
+
+class RevocationFeedView(APIView):
+    """``GET /auth/revocations/?since=<epoch seconds>``: for the services only.
+
+    200 ``{"time", "window", "revocations": [{"sub", "not_before"}, ...]}``:
+    the subjects revoked after ``since`` (minus ``FEED_OVERLAP``) whose
+    revocation still matters (``not_before`` within ``window`` seconds of
+    ``time``), oldest first; times are epoch seconds with microseconds. Pass
+    ``time`` as the next ``since``. 401 without the feed credential, 400 for a
+    bad ``since``.
+    """
+
+    authentication_classes = [RevocationFeedAuthentication]
+    permission_classes = [IsAuthenticated]
+    renderer_classes = [JSONRenderer]
+
+    def get(self, request: Request) -> Response:
+        now = timezone.now()
+        since = parse_since(request.query_params.get("since"), now=now)
+        entries = subject_revocations_since(since=since - FEED_OVERLAP, now=now)
+        response = Response(
+            {
+                "time": now.timestamp(),
+                "window": revocation_window().total_seconds(),
+                "revocations": [
+                    {"sub": sub, "not_before": not_before.timestamp()}
+                    for sub, not_before in entries
+                ],
+            }
+        )
+        patch_cache_control(response, private=True, no_store=True)
+        return response
+
+
+def parse_since(value: str | None, *, now: datetime) -> datetime:
+    """Return the ``since`` parameter as a datetime (the epoch if absent).
+
+    Raise ``ParseError`` (400) unless it is a finite, non-negative number.
+    """
+    if value is None or value == "":
+        return datetime.fromtimestamp(0, UTC)
+    try:
+        seconds = float(value)
+    except ValueError as exc:
+        raise ParseError("since must be a time in seconds since the epoch.") from exc
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ParseError("since must be a time in seconds since the epoch.")
+    return datetime.fromtimestamp(min(seconds, now.timestamp()), UTC)
 
 
 class PublicDocumentView(APIView):

@@ -1,0 +1,23 @@
+"""Subject revocations: every token of a subject issued at or before a moment.
+
+simplejwt's ``token_blacklist`` refuses single refresh tokens; this refuses all
+of a subject's tokens, access tokens included, without knowing them. One row
+per subject, holding the latest moment; read by the gateway on each request and
+published to the services by ``GET /auth/revocations/``.
+"""
+
+from django.db import models
+
+
+class SubjectRevocation(models.Model):
+    """Tokens whose ``sub`` is ``sub`` and ``iat`` <= ``not_before`` are refused."""
+
+    sub = models.CharField(max_length=255, primary_key=True)
+    not_before = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = "subject revocation"
+        ordering = ["-not_before"]
+
+    def __str__(self) -> str:
+        return f"sub {self.sub}: tokens issued up to {self.not_before.isoformat()}"
