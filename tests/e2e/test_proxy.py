@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 import requests
@@ -191,6 +191,18 @@ def test_orders_and_customers_through_the_gateway(stack, auth):
     assert page.status_code == 200
     # Built by the service from X-Forwarded-Host/-Proto: a link to the gateway.
     assert page.json()["next"].startswith(f"{gateway}/api/orders/?")
+
+    # The service's own redirect comes back as it is, pointing at the gateway.
+    order_id = order.json()["id"]
+    moved = requests.get(
+        f"{gateway}/api/orders/{order_id}",
+        headers=auth,
+        timeout=TIMEOUT,
+        allow_redirects=False,
+    )
+    assert moved.status_code == 301
+    location = urljoin(moved.url, moved.headers["Location"])
+    assert location == f"{gateway}/api/orders/{order_id}/"
 
 
 def test_unknown_api_prefix_is_404_at_the_gateway(stack, auth):
