@@ -25,6 +25,7 @@ from shared_auth.conf import auth_settings
 from shared_auth.context import username_var
 from shared_auth.exceptions import ServiceUnavailable
 from shared_auth.jwks import KeysUnavailable, UnknownKey, get_jwks_client
+from shared_auth.revocation import RevocationsUnavailable, get_revocation_client
 from shared_auth.user import TokenUser
 
 logger = logging.getLogger(__name__)
@@ -67,12 +68,13 @@ class JWTAuthentication(BaseAuthentication):
     (tokens in the query string or cookies are ignored), ``(TokenUser,
     VerifiedToken)`` for a valid access token, and raises
     ``AuthenticationFailed`` (401 with ``WWW-Authenticate: Bearer ...
-    error="invalid_token"``) for anything else, or ``ServiceUnavailable``
-    (503) when no signing key could ever be fetched.
+    error="invalid_token"``) for anything else (a revoked token included), or
+    ``ServiceUnavailable`` (503) when no signing key could ever be fetched (or,
+    failing closed, the revocation list is too old).
 
     Steps, in order: ``get_raw_token`` -> ``decode`` (``get_unverified_header``,
     ``check_header``, ``get_public_key``, ``get_audience``, ``validate_claims``)
-    -> ``check_revocation`` -> ``get_user``.
+    -> ``check_revocation`` (the gateway's revocation feed) -> ``get_user``.
     """
 
     keyword = "Bearer"
@@ -231,7 +233,25 @@ class JWTAuthentication(BaseAuthentication):
             )
 
     def check_revocation(self, claims: Mapping[str, Any]) -> None:
-        """Raise ``AuthenticationFailed`` if the token was revoked (no-op here)."""
+        """Refuse a token issued at or before its subject's revocation.
+
+        The revocations come from the gateway's feed, held in memory
+        (``shared_auth.revocation``): no query and, but once per
+        ``REVOCATION_INTERVAL``, no network call. Raise ``ServiceUnavailable``
+        (503) if failing closed with a list too old. The gateway overrides this
+        to read its own database.
+        """
+        try:
+            not_before = get_revocation_client().not_before(claims["sub"])
+        except RevocationsUnavailable as exc:
+            raise ServiceUnavailable(
+                "revocations",
+                detail=_("The token revocation list is unavailable; try again later."),
+            ) from exc
+        if not_before is not None and claims["iat"] <= not_before:
+            raise AuthenticationFailed(
+                _("Token has been revoked."), code="token_revoked"
+            )
 
     def get_user(self, claims: Mapping[str, Any]) -> TokenUser:
         """Return the stateless principal for verified ``claims``."""

@@ -31,7 +31,22 @@ Keys (all optional except ``AUDIENCE``):
     ``(connect, read)`` timeouts in seconds for the JWKS fetch and for the
     token-propagating session.
 ``CACHE_ALIAS``
-    The Django cache holding the key set (shared by replicas if it is Redis).
+    The Django cache holding the key set and the revocation list (shared by
+    replicas if it is Redis).
+``REVOCATION_URL``
+    The gateway's revocation feed; default ``settings.REVOCATION_FEED_URL``,
+    else ``<ISSUER>/auth/revocations/``.
+``REVOCATION_TOKEN``
+    The feed's credential; default ``settings.REVOCATION_FEED_TOKEN``.
+``REVOCATION_INTERVAL``
+    Seconds between two fetches of the feed (at most one per interval, shared
+    by the replicas of one cache). A revocation reaches the service within
+    about this long.
+``REVOCATION_TIMEOUT``
+    ``(connect, read)`` timeouts in seconds of one fetch.
+``REVOCATION_FAIL_CLOSED`` / ``REVOCATION_MAX_AGE``
+    Off (default): with the feed down, keep using the last list (and log a
+    warning). On: answer 503 while the list is older than ``MAX_AGE`` seconds.
 """
 
 from typing import Any
@@ -55,21 +70,35 @@ DEFAULTS: dict[str, Any] = {
     "JWKS_TIMEOUT": (2.0, 3.0),
     "SESSION_TIMEOUT": (3.05, 10.0),
     "CACHE_ALIAS": "default",
+    "REVOCATION_URL": None,
+    "REVOCATION_TOKEN": None,
+    "REVOCATION_INTERVAL": 2.0,
+    "REVOCATION_TIMEOUT": (0.5, 1.0),
+    "REVOCATION_FAIL_CLOSED": False,
+    "REVOCATION_MAX_AGE": 5.0,
 }
 
 # Never allowed, whatever ALGORITHMS says: symmetric and unsigned.
 FORBIDDEN_ALGORITHMS = frozenset({"none", "HS256", "HS384", "HS512"})
 
 # Project settings whose change must drop the cached values too.
-_WATCHED = {"SHARED_AUTH", "JWT_ISSUER", "JWT_JWKS_URL"}
+_WATCHED = {
+    "SHARED_AUTH",
+    "JWT_ISSUER",
+    "JWT_JWKS_URL",
+    "REVOCATION_FEED_URL",
+    "REVOCATION_FEED_TOKEN",
+}
 
 
 class SharedAuthSettings(APISettings):
     """``settings.SHARED_AUTH`` with defaults, read on first use.
 
-    ``ISSUER`` and ``JWKS_URL`` fall back to the project's ``JWT_ISSUER`` and
-    ``JWT_JWKS_URL``; a missing ``AUDIENCE`` or a symmetric algorithm raises
-    ``ImproperlyConfigured`` when first read.
+    ``ISSUER``, ``JWKS_URL``, ``REVOCATION_URL`` and ``REVOCATION_TOKEN`` fall
+    back to the project's ``JWT_ISSUER``, ``JWT_JWKS_URL``,
+    ``REVOCATION_FEED_URL`` and ``REVOCATION_FEED_TOKEN``; a missing
+    ``AUDIENCE`` or a symmetric algorithm raises ``ImproperlyConfigured`` when
+    first read.
     """
 
     def __init__(self) -> None:
@@ -79,11 +108,17 @@ class SharedAuthSettings(APISettings):
     def user_settings(self) -> dict[str, Any]:
         """Return the project's overrides, the issuer and JWKS URL included."""
         if not hasattr(self, "_user_settings"):
-            self._user_settings = {
+            merged = {
                 "ISSUER": getattr(settings, "JWT_ISSUER", None),
                 "JWKS_URL": getattr(settings, "JWT_JWKS_URL", None),
+                "REVOCATION_URL": getattr(settings, "REVOCATION_FEED_URL", None),
+                "REVOCATION_TOKEN": getattr(settings, "REVOCATION_FEED_TOKEN", None),
                 **getattr(settings, "SHARED_AUTH", {}),
             }
+            if not merged["REVOCATION_URL"] and merged["ISSUER"]:
+                issuer = merged["ISSUER"].rstrip("/")
+                merged["REVOCATION_URL"] = f"{issuer}/auth/revocations/"
+            self._user_settings = merged
         return self._user_settings
 
     def __getattr__(self, attr: str) -> Any:
@@ -99,7 +134,7 @@ class SharedAuthSettings(APISettings):
 
 def _check(attr: str, value: Any) -> None:
     """Raise ``ImproperlyConfigured`` if ``value`` is not valid for ``attr``."""
-    if attr in ("AUDIENCE", "ISSUER", "JWKS_URL") and not value:
+    if attr in ("AUDIENCE", "ISSUER", "JWKS_URL", "REVOCATION_URL") and not value:
         raise ImproperlyConfigured(f"SHARED_AUTH['{attr}'] must be set.")
     if attr == "ALGORITHMS" and (not value or FORBIDDEN_ALGORITHMS.intersection(value)):
         raise ImproperlyConfigured(

@@ -18,6 +18,7 @@ from jwt.algorithms import RSAAlgorithm
 from rest_framework.test import APIClient
 
 from shared_auth.jwks import reset_jwks_clients
+from shared_auth.revocation import reset_revocation_clients
 
 ISSUER = "https://issuer.test"
 KID = "key-1"
@@ -118,12 +119,14 @@ def server() -> Iterator[LocalServer]:
 
 @pytest.fixture(autouse=True)
 def clean_state() -> Iterator[None]:
-    """Each test starts with an empty cache and no in-process keys."""
+    """Each test starts with an empty cache, no in-process keys or revocations."""
     cache.clear()
     reset_jwks_clients()
+    reset_revocation_clients()
     yield
     cache.clear()
     reset_jwks_clients()
+    reset_revocation_clients()
 
 
 @pytest.fixture

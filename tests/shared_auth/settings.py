@@ -17,6 +17,8 @@ REST_FRAMEWORK = {
 }
 JWT_ISSUER = "https://issuer.test"
 JWT_JWKS_URL = "http://127.0.0.1:9/unused-jwks.json"  # each test serves its own
+REVOCATION_FEED_URL = "http://127.0.0.1:9/unused-revocations/"  # likewise
+REVOCATION_FEED_TOKEN = "test-feed-token"
 SHARED_AUTH = {
     "AUDIENCE": "orders",
     "JWKS_TIMEOUT": (1.0, 0.5),

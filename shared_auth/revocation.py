@@ -1,0 +1,283 @@
+"""The gateway's subject revocations, fetched from its feed and cached.
+
+The gateway publishes ``GET /auth/revocations/?since=<epoch>``: ``{"time",
+"window", "revocations": [{"sub", "not_before"}]}``. A token whose ``sub`` is
+listed and whose ``iat`` is not after ``not_before`` is refused. Like
+``shared_auth.jwks``, this client keeps:
+
+- the list in process memory (a dict lookup per request, no I/O) and in the
+  Django cache, so replicas sharing it make one fetch per interval between
+  them;
+- a refresh at most once per ``REVOCATION_INTERVAL`` seconds, lazily, on the
+  first request after the interval: one thread fetches (bounded timeouts),
+  the others go on with the list they have; only a process that never had a
+  list waits for the first fetch;
+- on failure, the last list, with a warning; with ``REVOCATION_FAIL_CLOSED``
+  a list older than ``REVOCATION_MAX_AGE`` makes ``not_before`` raise
+  ``RevocationsUnavailable`` (503) instead;
+- incremental fetches (``since`` = the feed's last ``time``), entries dropped
+  once older than the feed's ``window`` (no token they concern is alive).
+"""
+
+import hashlib
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from django.core.cache import caches
+
+from shared_auth.conf import auth_settings
+
+logger = logging.getLogger(__name__)
+
+MAX_FEED_BYTES = 10_000_000
+# How soon to look at the shared cache again while a replica is fetching.
+_RECHECK_SECONDS = 0.25
+
+
+class RevocationsUnavailable(Exception):
+    """Fail-closed: the list is older than ``REVOCATION_MAX_AGE`` (503)."""
+
+
+class _FetchFailed(Exception):
+    """One fetch attempt failed; the caller keeps its last list."""
+
+
+@dataclass(frozen=True)
+class RevocationList:
+    """One version of the list: ``sub`` -> ``not_before`` (epoch seconds).
+
+    ``time`` is the feed's clock when it answered (the next ``since``);
+    ``fetched_at`` the fetching process's clock at that moment.
+    """
+
+    entries: Mapping[str, float]
+    time: float
+    fetched_at: float
+
+    def as_cache_entry(self) -> dict[str, Any]:
+        return {
+            "entries": dict(self.entries),
+            "time": self.time,
+            "fetched_at": self.fetched_at,
+        }
+
+    @classmethod
+    def from_cache_entry(cls, entry: Any) -> "RevocationList | None":
+        """Return the list stored by ``as_cache_entry``, or None if unusable."""
+        try:
+            return cls(dict(entry["entries"]), entry["time"], entry["fetched_at"])
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+class RevocationClient:
+    """The revocation list of one feed URL, safe to share between threads.
+
+    ``clock`` (wall time, seconds) can be swapped in tests. Settings are read
+    on use.
+    """
+
+    def __init__(self, url: str, *, clock: Callable[[], float] = time.time) -> None:
+        self.url = url
+        self.clock = clock
+        digest = hashlib.sha256(url.encode()).hexdigest()[:32]
+        self.cache_key = f"shared_auth:revocations:{digest}"
+        self.attempt_key = f"shared_auth:revocations-attempt:{digest}"
+        self._lock = threading.Lock()
+        self._list: RevocationList | None = None
+        self._check_after = float("-inf")
+        self._last_attempt = float("-inf")
+
+    def not_before(self, sub: str) -> float | None:
+        """Return the time up to which ``sub``'s tokens are revoked, or None.
+
+        Refresh the list first if the interval has passed. Raise
+        ``RevocationsUnavailable`` if failing closed and the list is too old.
+        """
+        now = self.clock()
+        if now >= self._check_after:
+            self._refresh()
+        current = self._list
+        if auth_settings.REVOCATION_FAIL_CLOSED and (
+            current is None
+            or now - current.fetched_at > auth_settings.REVOCATION_MAX_AGE
+        ):
+            raise RevocationsUnavailable("The revocation list is too old.")
+        return None if current is None else current.entries.get(sub)
+
+    @property
+    def current(self) -> RevocationList | None:
+        """Return the list this process holds (None before the first fetch)."""
+        return self._list
+
+    def _refresh(self) -> None:
+        """Bring the list up to date, unless another thread is doing it."""
+        if not self._lock.acquire(blocking=self._list is None):
+            return
+        try:
+            self._refresh_locked(self.clock())
+        finally:
+            self._lock.release()
+
+    def _refresh_locked(self, now: float) -> None:
+        if now < self._check_after:
+            return  # another thread refreshed while we waited
+        interval = auth_settings.REVOCATION_INTERVAL
+        self._adopt_shared()
+        if self._list is not None and now < self._list.fetched_at + interval:
+            self._check_after = self._list.fetched_at + interval
+        elif self._may_fetch(now, interval):
+            self._fetch_and_store(now)
+            self._check_after = now + interval
+        else:  # a replica is fetching: look at the shared cache again soon
+            self._check_after = now + min(interval, _RECHECK_SECONDS)
+
+    def _cache_call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Call the Django cache; on a cache outage log it and return None."""
+        try:
+            return getattr(caches[auth_settings.CACHE_ALIAS], method)(*args, **kwargs)
+        except Exception as exc:  # any backend's connection error
+            logger.warning("Revocation cache %s failed: %s", method, type(exc).__name__)
+            return None
+
+    def _adopt_shared(self) -> None:
+        """Use the list another thread or replica stored, if newer than ours."""
+        shared = RevocationList.from_cache_entry(
+            self._cache_call("get", self.cache_key)
+        )
+        if shared is not None and (
+            self._list is None or shared.fetched_at > self._list.fetched_at
+        ):
+            self._list = shared
+
+    def _may_fetch(self, now: float, interval: float) -> bool:
+        """Return True, and record the attempt, if no fetch happened lately.
+
+        Checked in this process, then in the shared cache, so that replicas
+        sharing it make one attempt per interval between them.
+        """
+        if now - self._last_attempt < interval:
+            return False
+        if not self._cache_call("add", self.attempt_key, now, timeout=interval):
+            last = self._cache_call("get", self.attempt_key)
+            if last is not None and now - last < interval:
+                return False
+            self._cache_call("set", self.attempt_key, now, timeout=interval)
+        self._last_attempt = now
+        return True
+
+    def _fetch_and_store(self, now: float) -> None:
+        held = self._list
+        try:
+            answer = fetch_revocations(self.url, since=held.time if held else None)
+        except _FetchFailed as exc:
+            logger.warning(
+                "Revocation feed %s failed (%s); keeping the last list: "
+                "%d subject(s), %.1f s old",
+                self.url,
+                exc,
+                len(held.entries) if held else 0,
+                now - held.fetched_at if held else math.inf,
+            )
+            return
+        fresh = merge(held, answer, fetched_at=now)
+        self._cache_call("set", self.cache_key, fresh.as_cache_entry(), timeout=None)
+        self._list = fresh
+        logger.debug("Revocation list: %d subject(s)", len(fresh.entries))
+
+
+def merge(
+    held: RevocationList | None, answer: dict[str, Any], *, fetched_at: float
+) -> RevocationList:
+    """Return ``held`` updated with a feed ``answer``, without outdated entries."""
+    entries = dict(held.entries) if held is not None else {}
+    for entry in answer["revocations"]:
+        sub, not_before = entry["sub"], entry["not_before"]
+        entries[sub] = max(not_before, entries.get(sub, not_before))
+    oldest = answer["time"] - answer["window"]
+    return RevocationList(
+        {sub: nb for sub, nb in entries.items() if nb > oldest},
+        time=answer["time"],
+        fetched_at=fetched_at,
+    )
+
+
+def fetch_revocations(url: str, *, since: float | None) -> dict[str, Any]:
+    """Return the feed's valid answer; raise ``_FetchFailed`` otherwise."""
+    token = auth_settings.REVOCATION_TOKEN
+    if not token:
+        raise _FetchFailed("no REVOCATION_TOKEN is set")
+    try:
+        with requests.get(
+            url,
+            params={} if since is None else {"since": repr(since)},
+            timeout=auth_settings.REVOCATION_TIMEOUT,
+            allow_redirects=False,
+            headers={"Accept": "application/json", "Authorization": f"Bearer {token}"},
+            stream=True,
+        ) as response:
+            if response.status_code != 200:
+                raise _FetchFailed(f"HTTP {response.status_code}")
+            body = response.raw.read(MAX_FEED_BYTES + 1, decode_content=True)
+    except requests.RequestException as exc:
+        raise _FetchFailed(type(exc).__name__) from exc
+    if len(body) > MAX_FEED_BYTES:
+        raise _FetchFailed("response too large")
+    try:
+        return _valid_answer(json.loads(body))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise _FetchFailed("unusable response") from exc
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError("not a number")
+    if not math.isfinite(value):
+        raise ValueError("not finite")
+    return float(value)
+
+
+def _valid_answer(payload: Any) -> dict[str, Any]:
+    """Return ``payload`` with checked types; raise ``ValueError``/``TypeError``."""
+    revocations = payload["revocations"]
+    if not isinstance(revocations, list):
+        raise TypeError("revocations is not a list")
+    entries = []
+    for entry in revocations:
+        if not isinstance(entry["sub"], str):
+            raise TypeError("sub is not a string")
+        entries.append(
+            {"sub": entry["sub"], "not_before": _number(entry["not_before"])}
+        )
+    return {
+        "time": _number(payload["time"]),
+        "window": _number(payload["window"]),
+        "revocations": entries,
+    }
+
+
+_clients: dict[str, RevocationClient] = {}
+_clients_lock = threading.Lock()
+
+
+def get_revocation_client(url: str | None = None) -> RevocationClient:
+    """Return the process-wide client for ``url`` (default ``REVOCATION_URL``)."""
+    url = url or auth_settings.REVOCATION_URL
+    client = _clients.get(url)
+    if client is None:
+        with _clients_lock:
+            client = _clients.setdefault(url, RevocationClient(url))
+    return client
+
+
+def reset_revocation_clients() -> None:
+    """Forget every client's in-process list (tests; the Django cache is kept)."""
+    with _clients_lock:
+        _clients.clear()
