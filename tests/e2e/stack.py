@@ -90,6 +90,8 @@ class Stack:
             ORDERS_SERVICE_URL=self.url("orders"),
             CUSTOMERS_SERVICE_URL=self.url("customers"),
             PYTHONUNBUFFERED="1",
+            # The revocation feed's credential, shared by the gateway and services.
+            REVOCATION_FEED_TOKEN="e2e-feed-" + uuid.uuid4().hex,
         )
         for name in PROJECTS:
             env[DB_ENV[name]] = self._database_url(name)
