@@ -74,6 +74,14 @@ CACHES = {
         "LOCATION": VAR_DIR / "cache" / "login_throttle",
         "OPTIONS": {"MAX_ENTRIES": 10000},
     },
+    # The revision of the subject revocations (README "Revocation"): every
+    # worker and replica must see a change at once, so shared like the above.
+    "revocations": CACHES["default"]
+    if REDIS_URL
+    else {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": VAR_DIR / "cache" / "revocations",
+    },
 }
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,

@@ -1,7 +1,7 @@
 """The gateway's bearer authentication, and the revocation feed's credential.
 
-``GatewayJWTAuthentication`` is shared_auth's, with keys from memory and the
-revocations read from the database; ``RevocationFeedAuthentication`` lets only
+``GatewayJWTAuthentication`` is shared_auth's, with keys and revocations from
+memory; ``RevocationFeedAuthentication`` lets only
 the services (holding ``REVOCATION_FEED_TOKEN``) read ``/auth/revocations/``.
 """
 
@@ -16,7 +16,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from gateway_project.identity.keys import key_store
-from gateway_project.identity.selectors import subject_token_is_revoked
+from gateway_project.identity.revocations import memo
 from shared_auth.authentication import JWTAuthentication
 
 
@@ -25,7 +25,8 @@ class GatewayJWTAuthentication(JWTAuthentication):
 
     The public key comes from the gateway's own key store (so a rotation is
     seen at once), every audience the gateway issues for is accepted, and a
-    revocation is seen at once: one primary-key query per request.
+    revocation is seen at once, from memory kept current by a shared revision
+    (``identity.revocations``): no query per request.
     """
 
     def get_public_key(self, kid: str) -> Any:
@@ -43,7 +44,7 @@ class GatewayJWTAuthentication(JWTAuthentication):
 
     def check_revocation(self, claims: Mapping[str, Any]) -> None:
         """Refuse a token issued at or before its subject's revocation."""
-        if subject_token_is_revoked(sub=claims["sub"], iat=claims["iat"]):
+        if memo.is_revoked(sub=claims["sub"], iat=claims["iat"]):
             raise AuthenticationFailed(
                 _("Token has been revoked."), code="token_revoked"
             )

@@ -45,3 +45,13 @@ def subject_revocations_since(*, since: datetime, now: datetime) -> list[tuple]:
         .order_by("not_before")
         .values_list("sub", "not_before")
     )
+
+
+def subject_revocation_times(*, now: datetime) -> dict[str, float]:
+    """Return ``{sub: not_before epoch seconds}`` of the revocations that matter."""
+    return {
+        sub: not_before.timestamp()
+        for sub, not_before in SubjectRevocation.objects.filter(
+            not_before__gt=now - revocation_window()
+        ).values_list("sub", "not_before")
+    }

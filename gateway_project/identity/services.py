@@ -7,6 +7,7 @@ from datetime import datetime
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import (
@@ -15,6 +16,7 @@ from rest_framework_simplejwt.token_blacklist.models import (
 )
 
 from gateway_project.identity.models import SubjectRevocation
+from gateway_project.identity.revocations import revocations_changed
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +60,9 @@ def subject_tokens_revoke(
 ) -> SubjectRevocation:
     """Refuse every token of ``user`` (or subject ``sub``) issued up to ``at``.
 
-    ``at`` defaults to now. The gateway refuses such tokens from its next
-    request; services learn it from the revocation feed within their interval.
+    ``at`` defaults to now. Once the transaction commits, every gateway
+    process refuses such tokens from its next request (``revocations``);
+    services learn it from the revocation feed within their interval.
     The user's outstanding refresh tokens (if the user still exists) are
     blacklisted too, as the admin then shows. A later ``at`` than the recorded
     one wins; an earlier one changes nothing.
@@ -79,5 +82,6 @@ def subject_tokens_revoke(
     user = user if user is not None else _user_of(sub)
     if user is not None:
         refresh_tokens_revoke(users=[user])
+    transaction.on_commit(revocations_changed, robust=True)
     logger.info("Revoked the tokens of subject %s issued up to %s", sub, at)
     return revocation

@@ -37,11 +37,11 @@ def _fast_hasher(settings):
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Throttle counters start from zero in every test."""
-    for alias in ("default", "login_throttle"):
+    """Throttle counters and the revocation revision start afresh in every test."""
+    for alias in ("default", "login_throttle", "revocations"):
         caches[alias].clear()
     yield
-    for alias in ("default", "login_throttle"):
+    for alias in ("default", "login_throttle", "revocations"):
         caches[alias].clear()
 
 

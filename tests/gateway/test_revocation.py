@@ -5,14 +5,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.cache import caches
 from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
 from gateway_project.identity.models import SubjectRevocation
+from gateway_project.identity.revocations import MAX_AGE, RevocationMemo
 from gateway_project.identity.services import subject_tokens_revoke
 from gateway_project.identity.tokens import AccessToken, RefreshToken
 
-pytestmark = pytest.mark.django_db
+# Transactions really commit: a revocation reaches the other processes' memory
+# through a revision written on commit.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 FEED = "/auth/revocations/"
 REVOKED = "Token has been revoked."
@@ -326,3 +330,68 @@ def test_feed_entries_are_utc_epoch_seconds(alice):
     subject_tokens_revoke(user=alice, at=at)
     stored = SubjectRevocation.objects.get(sub=str(alice.pk)).not_before
     assert stored.timestamp() == at.timestamp()
+
+
+# -- the gateway's memory of revocations ----------------------------------------
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_no_query_per_request_until_a_revocation(
+    api, alice, staff, tokens, login, django_assert_num_queries
+):
+    me(api, tokens["access"])  # this process loads the list once
+    with django_assert_num_queries(0):
+        for _ in range(3):
+            assert me(api, tokens["access"]).status_code == 200
+    subject_tokens_revoke(user=staff)
+    with django_assert_num_queries(1):  # the new revision: one reload
+        assert me(api, tokens["access"]).status_code == 200
+    with django_assert_num_queries(0):
+        assert me(api, tokens["access"]).status_code == 200
+
+
+def test_another_process_sees_a_revocation_at_its_next_check(alice):
+    other = RevocationMemo()  # another worker's memory
+    sub, now = str(alice.pk), time.time()
+    assert not other.is_revoked(sub=sub, iat=now)
+    subject_tokens_revoke(user=alice)
+    assert other.is_revoked(sub=sub, iat=now)
+    assert not other.is_revoked(sub=sub, iat=time.time() + 1)
+
+
+def test_an_emptied_cache_reloads_from_the_database():
+    other, iat = RevocationMemo(), time.time() - 1
+    assert not other.is_revoked(sub="77", iat=iat)
+    SubjectRevocation.objects.create(sub="77", not_before=timezone.now())
+    assert not other.is_revoked(sub="77", iat=iat)  # written behind its back
+    caches["revocations"].clear()  # a Redis restart, an eviction
+    assert other.is_revoked(sub="77", iat=iat)
+
+
+def test_a_lost_revision_write_is_caught_up_within_max_age(alice):
+    clock = Clock()
+    other = RevocationMemo(clock=clock)
+    assert not other.is_revoked(sub="77", iat=time.time() - 1)
+    SubjectRevocation.objects.create(sub="77", not_before=timezone.now())
+    assert not other.is_revoked(sub="77", iat=time.time() - 1)  # no new revision
+    clock.now += MAX_AGE + 1
+    assert other.is_revoked(sub="77", iat=time.time() - 1)
+
+
+def test_a_failing_cache_falls_back_to_one_query(
+    api, alice, tokens, settings, caplog, django_assert_num_queries
+):
+    settings.CACHES = {
+        **settings.CACHES,
+        "revocations": {"BACKEND": "tests.shared_auth.broken_cache.BrokenCache"},
+    }
+    with django_assert_num_queries(1):
+        assert me(api, tokens["access"]).status_code == 200
+    subject_tokens_revoke(user=alice)  # the revision write fails too: logged
+    assert me(api, tokens["access"]).json()["detail"] == REVOKED
+    assert "Revocation revision" in caplog.text
