@@ -52,13 +52,18 @@ def _dev_secret(name: str) -> str:
     """
     path = VAR_DIR / name
     try:
-        if not path.exists():
+        if not path.exists():  # written whole, then linked: never read half-made
             VAR_DIR.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            tmp = VAR_DIR / f".{name}.{os.getpid()}.tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_urlsafe(32))
-        return path.read_text().strip()
-    except FileExistsError:  # another process made it first
+            try:
+                os.link(tmp, path)
+            except FileExistsError:  # another process made it first
+                pass
+            finally:
+                tmp.unlink(missing_ok=True)
         return path.read_text().strip()
     except OSError:
         return ""

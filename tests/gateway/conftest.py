@@ -36,6 +36,19 @@ def _fast_hasher(settings):
 
 
 @pytest.fixture(autouse=True)
+def _private_revocations_cache(settings):
+    """Keep the revocation revision in this process: parallel runs share VAR_DIR."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "revocations": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "revocations",
+        },
+    }
+    caches["revocations"].clear()
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache():
     """Throttle counters and the revocation revision start afresh in every test."""
     for alias in ("default", "login_throttle", "revocations"):
