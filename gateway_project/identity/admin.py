@@ -47,7 +47,10 @@ class GatewayUserAdmin(UserAdmin):
 
 @admin.register(SubjectRevocation)
 class SubjectRevocationAdmin(admin.ModelAdmin):
-    """Who was revoked and since when; written only by the revoking actions."""
+    """Who was revoked and since when; written only by the revoking actions.
+
+    Read-only: deleting a row would silently give back tokens that were revoked.
+    """
 
     list_display = ["sub", "not_before"]
     search_fields = ["sub"]
@@ -56,6 +59,9 @@ class SubjectRevocationAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
 

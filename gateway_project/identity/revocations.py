@@ -54,13 +54,19 @@ class RevocationMemo:
                 type(exc).__name__,
             )
             return subject_token_is_revoked(sub=sub, iat=iat)
-        if revision != self._revision or self.clock() - self._loaded_at > MAX_AGE:
+        if self._is_stale(revision):
             self._reload(revision)
         not_before = self._entries.get(sub)
         return not_before is not None and iat <= not_before
 
+    def _is_stale(self, revision: str) -> bool:
+        return revision != self._revision or self.clock() - self._loaded_at > MAX_AGE
+
     def _reload(self, revision: str) -> None:
+        """Load the list once, however many threads saw the new revision."""
         with self._lock:
+            if not self._is_stale(revision):
+                return
             entries = subject_revocation_times(now=timezone.now())
             self._entries, self._revision = entries, revision
             self._loaded_at = self.clock()

@@ -395,3 +395,14 @@ def test_a_failing_cache_falls_back_to_one_query(
     subject_tokens_revoke(user=alice)  # the revision write fails too: logged
     assert me(api, tokens["access"]).json()["detail"] == REVOKED
     assert "Revocation revision" in caplog.text
+
+
+def test_the_admin_lists_revocations_read_only(admin_client, alice):
+    subject_tokens_revoke(user=alice)
+    listing = admin_client.get("/admin/identity/subjectrevocation/")
+    assert listing.status_code == 200
+    assert str(alice.pk) in listing.content.decode()
+    assert admin_client.get("/admin/identity/subjectrevocation/add/").status_code == 403
+    url = f"/admin/identity/subjectrevocation/{alice.pk}/delete/"
+    assert admin_client.post(url, {"post": "yes"}).status_code == 403
+    assert SubjectRevocation.objects.filter(sub=str(alice.pk)).exists()
