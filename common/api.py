@@ -5,7 +5,7 @@ validation error also names the offending field first in ``detail`` and keeps
 DRF's per-field messages under ``errors``.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -87,3 +87,26 @@ def api_error(status_code: int, detail: str, code: str) -> APIException:
     exc = APIException(detail=detail, code=code)
     exc.status_code = status_code
     return exc
+
+
+ExceptionHandler = Callable[[Exception, dict], Response | None]
+
+
+def domain_exception_handler(
+    status_and_code: Mapping[type[Exception], tuple[int, str]],
+) -> ExceptionHandler:
+    """Return a DRF exception handler mapping domain errors to HTTP answers.
+
+    An instance of a key of ``status_and_code`` answers its ``(status, code)``
+    with the error's message as ``detail``; anything else goes to
+    ``json_exception_handler``.
+    """
+
+    def handler(exc: Exception, context: dict) -> Response | None:
+        for error_class, (status_code, code) in status_and_code.items():
+            if isinstance(exc, error_class):
+                exc = api_error(status_code, str(exc), code)
+                break
+        return json_exception_handler(exc, context)
+
+    return handler

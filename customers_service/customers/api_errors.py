@@ -1,9 +1,8 @@
 """The API edge: customers domain errors become HTTP answers here, and only here."""
 
 from rest_framework import status
-from rest_framework.response import Response
 
-from common.api import api_error, json_exception_handler
+from common.api import domain_exception_handler
 from customers_service.customers import exceptions as domain
 
 STATUS_AND_CODE: dict[type[domain.CustomersError], tuple[int, str]] = {
@@ -18,10 +17,4 @@ STATUS_AND_CODE: dict[type[domain.CustomersError], tuple[int, str]] = {
 }
 
 
-def exception_handler(exc: Exception, context: dict) -> Response | None:
-    """Map domain errors to ``{"detail", "code"}`` answers, then DRF's handler."""
-    for error_class, (status_code, code) in STATUS_AND_CODE.items():
-        if isinstance(exc, error_class):
-            exc = api_error(status_code, str(exc), code)
-            break
-    return json_exception_handler(exc, context)
+exception_handler = domain_exception_handler(STATUS_AND_CODE)
