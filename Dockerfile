@@ -17,9 +17,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# The dependency layer only changes with requirements.txt.
-COPY requirements.txt .
-RUN pip install -r requirements.txt
+# The dependency layer only changes with the runtime requirements (no test tools).
+COPY requirements-runtime.txt .
+RUN pip install -r requirements-runtime.txt
 
 COPY . .
 

@@ -32,9 +32,9 @@ def test_slim_python_base_and_an_unprivileged_user():
 
 def test_requirements_then_code_then_static_files():
     runs = commands("RUN")
-    assert "pip install -r requirements.txt" in runs
+    assert "pip install -r requirements-runtime.txt" in runs
     copies = commands("COPY")
-    assert copies.index("requirements.txt .") < copies.index(". .")
+    assert copies.index("requirements-runtime.txt .") < copies.index(". .")
     assert any("manage.py collectstatic --noinput" in run for run in runs)
     assert image_env()["DJANGO_STATIC_ROOT"].startswith("/app/")
 
@@ -116,3 +116,10 @@ def test_the_image_serves_its_collected_static_files(tmp_path):
     assert "immutable" in response.headers["Cache-Control"]
     assert b"body" in response.content
     assert gzipped.headers["Content-Encoding"] == "gzip"
+
+
+def test_the_image_installs_no_test_tooling():
+    runtime = (ROOT / "requirements-runtime.txt").read_text().lower()
+    for tool in ("pytest", "ruff", "playwright", "kubernetes-validate", "py-spy"):
+        assert tool not in runtime
+    assert "-r requirements-runtime.txt" in (ROOT / "requirements.txt").read_text()
