@@ -12,6 +12,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from shared_auth.checks import INSECURE_TOKEN_PREFIX
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
@@ -44,8 +46,10 @@ def _dev_secret_key() -> str:
     return path.read_text().strip()
 
 
-def _dev_secret(name: str) -> str:
+def _dev_secret(name: str, prefix: str = "") -> str:
     """Return the random secret kept in ``VAR_DIR/<name>``, made on first use.
+
+    A new secret starts with ``prefix``.
 
     Return "" if ``VAR_DIR`` cannot be written (a read-only container: the
     variable must then be set).
@@ -57,7 +61,7 @@ def _dev_secret(name: str) -> str:
             tmp = VAR_DIR / f".{name}.{os.getpid()}.tmp"
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_urlsafe(32))
+                handle.write(prefix + secrets.token_urlsafe(32))
             try:
                 os.link(tmp, path)
             except FileExistsError:  # another process made it first
@@ -98,8 +102,14 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 # honoured from TRUSTED_PROXIES only (shared_auth.forwarded). Every switch is off
 # by default so that `make run` works on plain http.
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT")
-# Probes and in-cluster calls (the services fetching the JWKS) come over plain http.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^\.well-known/"]
+# Probes and in-cluster calls (the services fetching the JWKS and polling the
+# revocation feed) come over plain http.
+SECURE_REDIRECT_EXEMPT = [
+    r"^healthz$",
+    r"^readyz$",
+    r"^\.well-known/",
+    r"^auth/revocations/$",
+]
 SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_SECURE_HSTS_SECONDS", "0"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS")
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD")
@@ -113,12 +123,13 @@ JWT_ISSUER = os.environ.get("JWT_ISSUER", "http://127.0.0.1:8000").rstrip("/")
 JWT_JWKS_URL = os.environ.get("JWT_JWKS_URL", f"{JWT_ISSUER}/.well-known/jwks.json")
 # Revocation feed (README "Revocation"): the gateway publishes it, the services
 # read it with this shared credential. Unset, a random one is kept in VAR_DIR, so
-# the three projects of one checkout agree; set it in production (a Secret).
+# the three projects of one checkout agree; set it in production (a Secret):
+# `check --deploy` warns about the local one (shared_auth.W001, by its prefix).
 REVOCATION_FEED_URL = os.environ.get(
     "REVOCATION_FEED_URL", f"{JWT_ISSUER}/auth/revocations/"
 )
 REVOCATION_FEED_TOKEN = os.environ.get("REVOCATION_FEED_TOKEN") or _dev_secret(
-    "revocation_feed_token"
+    "revocation_feed_token", prefix=INSECURE_TOKEN_PREFIX
 )
 ORDERS_SERVICE_URL = os.environ.get("ORDERS_SERVICE_URL", "http://127.0.0.1:8001")
 CUSTOMERS_SERVICE_URL = os.environ.get("CUSTOMERS_SERVICE_URL", "http://127.0.0.1:8002")

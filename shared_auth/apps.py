@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core import checks
 
 
 class SharedAuthConfig(AppConfig):
@@ -6,3 +7,8 @@ class SharedAuthConfig(AppConfig):
 
     name = "shared_auth"
     verbose_name = "Shared JWT authentication"
+
+    def ready(self) -> None:
+        from shared_auth.checks import check_revocation_token
+
+        checks.register(check_revocation_token, checks.Tags.security, deploy=True)
