@@ -27,3 +27,12 @@ def web(by_kind: dict[str, dict[str, dict]], project: str) -> dict[str, Any]:
 def literal_env(container: dict[str, Any]) -> dict[str, str]:
     """Return the container's ``env`` entries that carry a literal value."""
     return {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
+
+
+def secret_env(container: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """Return ``{variable: (Secret name, key)}`` of the container's secretKeyRefs."""
+    return {
+        e["name"]: (ref["name"], ref["key"])
+        for e in container.get("env", [])
+        if (ref := e.get("valueFrom", {}).get("secretKeyRef"))
+    }

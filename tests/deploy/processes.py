@@ -15,7 +15,10 @@ import requests
 
 from tests.deploy.conftest import ROOT
 from tests.deploy.dockerfile import image_env
-from tests.deploy.pods import literal_env, web
+from tests.deploy.pods import literal_env, secret_env, web
+
+# One stand-in per key of a Secret, shared by every project that reads it.
+_SECRET_KEY_STAND_INS: dict[tuple[str, str], str] = {}
 
 
 def stand_ins(project: str, tmp_path: Path) -> dict[str, str]:
@@ -39,12 +42,25 @@ def image_like_env(project: str, tmp_path: Path) -> dict[str, str]:
     }
 
 
+def secret_key_stand_ins(container: dict) -> dict[str, str]:
+    """Return a stand-in for each variable the container reads from a Secret's key.
+
+    The same key of the same Secret gets the same value in every project.
+    """
+    return {
+        name: _SECRET_KEY_STAND_INS.setdefault(ref, secrets.token_urlsafe(32))
+        for name, ref in secret_env(container).items()
+    }
+
+
 def production_env(by_kind, config, project: str, tmp_path: Path) -> dict[str, str]:
     """Return the environment of ``project``'s web container in the cluster."""
+    container = web(by_kind, project)
     return {
         **image_like_env(project, tmp_path),
         **config,
-        **literal_env(web(by_kind, project)),
+        **literal_env(container),
+        **secret_key_stand_ins(container),
         **stand_ins(project, tmp_path),
     }
 
@@ -83,8 +99,10 @@ def _wait_until_listening(base: str, server: subprocess.Popen) -> None:
         if server.poll() is not None:
             raise RuntimeError("the server exited")
         try:
-            requests.get(f"{base}/", timeout=1)
+            requests.get(f"{base}/", timeout=5)
             return
-        except requests.ConnectionError:
+        except requests.ConnectionError:  # not listening yet
             time.sleep(0.1)
+        except requests.Timeout:  # listening, the worker still loading the app
+            continue
     raise RuntimeError("the server did not start")

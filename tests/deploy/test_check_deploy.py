@@ -44,11 +44,26 @@ def test_check_deploy_is_clean_with_the_production_environment(
     assert config["DJANGO_DEBUG"] == "0"
 
 
+def test_without_the_feed_secret_check_deploy_warns(by_kind, config, tmp_path):
+    """A pod whose REVOCATION_FEED_TOKEN is not set would make its own (VAR_DIR):
+    operators are told (shared_auth.W001) instead of revocation silently off."""
+    env = production_env(by_kind, config, "orders", tmp_path)
+    del env["REVOCATION_FEED_TOKEN"]
+    result = check_deploy(PROJECTS["orders"], env)
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert "shared_auth.W001" in output
+    assert "REVOCATION_FEED_TOKEN" in output
+
+
 def test_defaults_keep_debug_off_and_plain_http(tmp_path):
-    """With no production values, only the HTTPS checks complain (not DEBUG)."""
+    """With no production values, the HTTPS checks and the missing revocation
+    feed credential complain (not DEBUG)."""
     env = {"PATH": os.environ["PATH"], "VAR_DIR": str(tmp_path)}
     result = check_deploy("orders_service", env)
     assert result.returncode == 1
-    for code in ("W004", "W008", "W012", "W016"):
-        assert f"security.{code}" in result.stderr + result.stdout
+    for code in ("security.W004", "security.W008", "security.W012", "security.W016"):
+        assert code in result.stderr + result.stdout
+    # The credential made in VAR_DIR is this checkout's, not a shared one.
+    assert "shared_auth.W001" in result.stderr + result.stdout
     assert "security.W018" not in result.stderr + result.stdout  # DEBUG

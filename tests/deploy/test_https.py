@@ -22,10 +22,17 @@ ANYONE = "127.0.0.1"
 
 
 @pytest.fixture(scope="module")
-def gateway(by_kind, config, tmp_path_factory):
-    """Return the address of a gateway running with its pod's environment."""
+def gateway_env(by_kind, config, tmp_path_factory) -> dict[str, str]:
+    """Return the gateway pod's environment, 127.0.0.2 as the trusted proxy."""
     env = production_env(by_kind, config, "gateway", tmp_path_factory.mktemp("gw"))
     env["GATEWAY_TRUSTED_PROXIES"] = PROXY
+    return env
+
+
+@pytest.fixture(scope="module")
+def gateway(gateway_env):
+    """Return the address of a gateway running with its pod's environment."""
+    env = gateway_env
     for command in ("migrate", "collectstatic"):  # the Job's, the image build's
         subprocess.run(
             [sys.executable, "manage.py", command, "--noinput", "-v", "0"],
@@ -92,3 +99,14 @@ def test_probes_and_the_jwks_are_served_over_in_cluster_http(gateway, path):
     assert "Location" not in response.headers
     if path != "/readyz":  # no upstream runs here: readiness answers 503
         assert response.status == 200
+
+
+def test_the_revocation_feed_is_served_over_in_cluster_http(gateway, gateway_env):
+    """The services poll it at REVOCATION_FEED_URL (http://gateway:8000/...) and
+    do not follow redirects: a 301 to https would leave them without revocation."""
+    token = gateway_env["REVOCATION_FEED_TOKEN"]
+    path = "/auth/revocations/?since=0"
+    response = get(gateway, path, Host="gateway", Authorization=f"Bearer {token}")
+    assert response.status == 200
+    refused = get(gateway, path, Host="gateway", Authorization="Bearer wrong")
+    assert refused.status == 401

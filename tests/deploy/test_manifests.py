@@ -3,6 +3,7 @@
 import copy
 import re
 import subprocess
+from urllib.parse import urlsplit
 
 import kubernetes_validate
 import pytest
@@ -10,7 +11,7 @@ import yaml
 
 from tests.deploy.conftest import BASE, PROJECTS, ROOT
 from tests.deploy.kustomize import matches
-from tests.deploy.pods import containers, literal_env, web
+from tests.deploy.pods import containers, literal_env, secret_env, web
 from tests.deploy.pods import pod_templates as pod_specs
 
 # The Kubernetes version the manifests are validated against (strict schemas,
@@ -138,6 +139,72 @@ def test_config_from_the_configmap_and_secrets_from_the_project_secret(
             assert settings == f"{PROJECTS[project]}.settings"
 
 
+def test_every_project_reads_the_same_feed_token_from_one_secret(by_kind, config):
+    """The gateway serves the revocation feed with the credential the services
+    send: a token of each pod's own (VAR_DIR) would make the feed refuse them."""
+    refs = {
+        project: secret_env(web(by_kind, project)).get("REVOCATION_FEED_TOKEN")
+        for project in PROJECTS
+    }
+    assert refs == dict.fromkeys(PROJECTS, ("revocation-feed", "REVOCATION_FEED_TOKEN"))
+    for project in PROJECTS:
+        entry = next(
+            e
+            for e in web(by_kind, project)["env"]
+            if e["name"] == "REVOCATION_FEED_TOKEN"
+        )
+        # A missing Secret must stop the pod, not start it without revocation.
+        assert entry["valueFrom"]["secretKeyRef"].get("optional") is not True
+    assert "REVOCATION_FEED_TOKEN" not in config
+
+
+def in_cluster_target(by_kind, url: str) -> tuple[str, str]:
+    """Return the Deployment and its container port name an in-cluster URL reaches."""
+    parts = urlsplit(url)
+    assert parts.scheme == "http", url
+    service = by_kind["Service"][parts.hostname]["spec"]
+    (port,) = [p for p in service["ports"] if p["port"] == parts.port]
+    (deployment,) = [
+        name
+        for name, obj in by_kind["Deployment"].items()
+        if matches(
+            {"matchLabels": service["selector"]},
+            obj["spec"]["template"]["metadata"]["labels"],
+        )
+    ]
+    return deployment, port["targetPort"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "path"),
+    [
+        ("JWT_JWKS_URL", "/.well-known/jwks.json"),
+        ("REVOCATION_FEED_URL", "/auth/revocations/"),
+    ],
+)
+def test_the_services_reach_the_gateway_in_cluster(by_kind, config, variable, path):
+    """The JWKS and the revocation feed: through the gateway's Service, on a port
+    the NetworkPolicy opens to both services, with no container overriding it."""
+    url = config[variable]
+    assert urlsplit(url).path == path
+    deployment, port = in_cluster_target(by_kind, url)
+    assert deployment == "gateway"
+    for project in PROJECTS:
+        container = web(by_kind, project)
+        assert variable not in literal_env(container) | secret_env(container)
+    gateway = by_kind["Deployment"]["gateway"]["spec"]["template"]["metadata"]
+    opened = {
+        source
+        for policy in by_kind["NetworkPolicy"].values()
+        if matches(policy["spec"]["podSelector"], gateway["labels"])
+        for rule in policy["spec"].get("ingress", [])
+        if {"port": port} in rule.get("ports", [])
+        for peer in rule["from"]
+        for source in peer_names(by_kind, peer)
+    }
+    assert {"Deployment:orders", "Deployment:customers"} <= opened
+
+
 def test_no_private_key_is_tracked_by_git():
     marker = "PRIVATE " + "KEY-----"
     tracked = subprocess.run(
@@ -245,7 +312,7 @@ def test_network_policy(by_kind):
         "Deployment:gateway",
         "Deployment:orders",
     }
-    # The ingress controller, and the services fetching the JWKS.
+    # The ingress controller, and the services (the JWKS, the revocation feed).
     assert allowed_sources(by_kind, web_pods["gateway"]) == {
         f"namespace:{INGRESS_CONTROLLER_NAMESPACE}",
         "Deployment:orders",
