@@ -15,22 +15,21 @@ PyJWT parses the key set (``PyJWKSet``); this module adds what its
 - bounded ``(connect, read)`` timeouts instead of PyJWT's 30 s, no redirects;
 - only keys with a string ``kid``, ``use`` ``sig`` (or none) and an allowed
   asymmetric algorithm are kept (never ``oct`` keys).
+
+The bounded fetch, the cache calls, the throttle and the per-URL registry are
+``shared_auth.remote``'s, shared with ``shared_auth.revocation``.
 """
 
-import hashlib
-import json
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-import requests
-from django.core.cache import caches
 from jwt import PyJWK, PyJWKSet
 from jwt.exceptions import PyJWTError
 
 from shared_auth.conf import auth_settings
+from shared_auth.remote import ClientRegistry, FetchFailed, RemoteClient, fetch_json
 
 logger = logging.getLogger(__name__)
 
@@ -49,28 +48,21 @@ class UnknownKey(JWKSError):
     """The key set, refreshed if allowed, has no usable key with that kid (401)."""
 
 
-class _FetchFailed(JWKSError):
-    """One fetch attempt failed; the caller keeps its last good keys."""
-
-
-class JWKSClient:
+class JWKSClient(RemoteClient):
     """Signing keys of one JWKS URL, safe to share between threads.
 
     ``clock`` (wall time, seconds) can be swapped in tests. The settings
     (TTL, interval, timeouts, algorithms, cache alias) are read on use.
     """
 
+    cache_name = "jwks"
+    log_name = "JWKS"
+    logger = logging.getLogger(__name__)
+
     def __init__(self, url: str, *, clock: Callable[[], float] = time.time) -> None:
-        self.url = url
-        self.clock = clock
-        digest = hashlib.sha256(url.encode()).hexdigest()[:32]
-        self.cache_key = f"shared_auth:jwks:{digest}"
-        self.attempt_key = f"shared_auth:jwks-attempt:{digest}"
-        self._lock = threading.Lock()
+        super().__init__(url, clock=clock)
         self._keys: dict[str, PyJWK] = {}
         self._fetched_at: float | None = None
-        self._check_after = float("-inf")
-        self._last_attempt = float("-inf")
 
     def get_signing_key(self, kid: str) -> PyJWK:
         """Return the key for ``kid``.
@@ -110,7 +102,7 @@ class JWKSClient:
             return self._keys
         if wanted_kid is not None and wanted_kid in self._keys:
             return self._keys
-        if self._may_fetch(now):
+        if self._may_fetch(now, self._interval()):
             self._fetch_and_store(now)
         elif not fresh:
             self._check_after = now + self._interval()
@@ -125,18 +117,6 @@ class JWKSClient:
     def _interval(self) -> float:
         return auth_settings.JWKS_MIN_REFETCH_INTERVAL
 
-    def _cache_call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        """Call the Django cache; on a cache outage log it and return None.
-
-        The shared cache is an optimisation: Redis being down must not turn
-        into 500s, only into per-process caching and throttling.
-        """
-        try:
-            return getattr(caches[auth_settings.CACHE_ALIAS], method)(*args, **kwargs)
-        except Exception as exc:  # any backend's connection error
-            logger.warning("JWKS cache %s failed: %s", method, type(exc).__name__)
-            return None
-
     def _adopt_shared(self) -> None:
         """Use the key set another thread or replica stored, if newer than ours."""
         entry = self._cache_call("get", self.cache_key)
@@ -148,31 +128,14 @@ class JWKSClient:
             return
         try:
             self._use(parse_jwks(payload), fetched_at)
-        except _FetchFailed:
+        except FetchFailed:
             self._cache_call("delete", self.cache_key)
-
-    def _may_fetch(self, now: float) -> bool:
-        """Return True, and record the attempt, if no fetch happened lately.
-
-        Checked in this process first, then in the shared cache so that
-        replicas sharing it make one attempt per interval between them.
-        """
-        interval = self._interval()
-        if now - self._last_attempt < interval:
-            return False
-        if not self._cache_call("add", self.attempt_key, now, timeout=interval):
-            last = self._cache_call("get", self.attempt_key)
-            if last is not None and now - last < interval:
-                return False
-            self._cache_call("set", self.attempt_key, now, timeout=interval)
-        self._last_attempt = now
-        return True
 
     def _fetch_and_store(self, now: float) -> None:
         try:
             payload = fetch_jwks(self.url)
             keys = parse_jwks(payload)
-        except _FetchFailed as exc:
+        except FetchFailed as exc:
             logger.warning(
                 "JWKS fetch from %s failed (%s); keeping %d cached key(s)",
                 self.url,
@@ -193,40 +156,24 @@ class JWKSClient:
 
 
 def fetch_jwks(url: str) -> dict[str, Any]:
-    """Return the JSON object served at ``url``; raise ``_FetchFailed`` otherwise."""
-    try:
-        with requests.get(
-            url,
-            timeout=auth_settings.JWKS_TIMEOUT,
-            allow_redirects=False,
-            headers={"Accept": "application/json"},
-            stream=True,
-        ) as response:
-            if response.status_code != 200:
-                raise _FetchFailed(f"HTTP {response.status_code}")
-            body = response.raw.read(MAX_JWKS_BYTES + 1, decode_content=True)
-    except requests.RequestException as exc:
-        raise _FetchFailed(type(exc).__name__) from exc
-    if len(body) > MAX_JWKS_BYTES:
-        raise _FetchFailed("response too large")
-    try:
-        payload = json.loads(body)
-    except ValueError as exc:
-        raise _FetchFailed("response is not JSON") from exc
+    """Return the JSON object served at ``url``; raise ``FetchFailed`` otherwise."""
+    payload = fetch_json(
+        url, timeout=auth_settings.JWKS_TIMEOUT, max_bytes=MAX_JWKS_BYTES
+    )
     if not isinstance(payload, dict):
-        raise _FetchFailed("response is not a JSON object")
+        raise FetchFailed("response is not a JSON object")
     return payload
 
 
 def parse_jwks(payload: dict[str, Any]) -> dict[str, PyJWK]:
     """Return the usable signing keys of a JWKS by kid.
 
-    Raise ``_FetchFailed`` if there is none.
+    Raise ``FetchFailed`` if there is none.
     """
     try:
         jwk_set = PyJWKSet.from_dict(payload)
     except (PyJWTError, TypeError, ValueError, AttributeError) as exc:
-        raise _FetchFailed(f"unusable key set: {exc}") from exc
+        raise FetchFailed(f"unusable key set: {exc}") from exc
     allowed = set(auth_settings.ALGORITHMS)
     keys = {
         key.key_id: key
@@ -236,25 +183,18 @@ def parse_jwks(payload: dict[str, Any]) -> dict[str, PyJWK]:
         and key.algorithm_name in allowed
     }
     if not keys:
-        raise _FetchFailed("no usable signing key")
+        raise FetchFailed("no usable signing key")
     return keys
 
 
-_clients: dict[str, JWKSClient] = {}
-_clients_lock = threading.Lock()
+_clients = ClientRegistry(JWKSClient)
 
 
 def get_jwks_client(url: str | None = None) -> JWKSClient:
     """Return the process-wide client for ``url`` (default ``JWKS_URL``)."""
-    url = url or auth_settings.JWKS_URL
-    client = _clients.get(url)
-    if client is None:
-        with _clients_lock:
-            client = _clients.setdefault(url, JWKSClient(url))
-    return client
+    return _clients.get(url or auth_settings.JWKS_URL)
 
 
 def reset_jwks_clients() -> None:
     """Forget every client's in-process keys (tests; the Django cache is kept)."""
-    with _clients_lock:
-        _clients.clear()
+    _clients.clear()

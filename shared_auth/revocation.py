@@ -17,22 +17,20 @@ listed and whose ``iat`` is not after ``not_before`` is refused. Like
   ``RevocationsUnavailable`` (503) instead;
 - incremental fetches (``since`` = the feed's last ``time``), entries dropped
   once older than the feed's ``window`` (no token they concern is alive).
+
+The bounded fetch, the cache calls, the throttle and the per-URL registry are
+``shared_auth.remote``'s, shared with ``shared_auth.jwks``.
 """
 
-import hashlib
-import json
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import requests
-from django.core.cache import caches
-
 from shared_auth.conf import auth_settings
+from shared_auth.remote import ClientRegistry, FetchFailed, RemoteClient, fetch_json
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +41,6 @@ _RECHECK_SECONDS = 0.25
 
 class RevocationsUnavailable(Exception):
     """Fail-closed: the list is older than ``REVOCATION_MAX_AGE`` (503)."""
-
-
-class _FetchFailed(Exception):
-    """One fetch attempt failed; the caller keeps its last list."""
 
 
 @dataclass(frozen=True)
@@ -77,23 +71,20 @@ class RevocationList:
             return None
 
 
-class RevocationClient:
+class RevocationClient(RemoteClient):
     """The revocation list of one feed URL, safe to share between threads.
 
     ``clock`` (wall time, seconds) can be swapped in tests. Settings are read
     on use.
     """
 
+    cache_name = "revocations"
+    log_name = "Revocation"
+    logger = logging.getLogger(__name__)
+
     def __init__(self, url: str, *, clock: Callable[[], float] = time.time) -> None:
-        self.url = url
-        self.clock = clock
-        digest = hashlib.sha256(url.encode()).hexdigest()[:32]
-        self.cache_key = f"shared_auth:revocations:{digest}"
-        self.attempt_key = f"shared_auth:revocations-attempt:{digest}"
-        self._lock = threading.Lock()
+        super().__init__(url, clock=clock)
         self._list: RevocationList | None = None
-        self._check_after = float("-inf")
-        self._last_attempt = float("-inf")
 
     def not_before(self, sub: str) -> float | None:
         """Return the time up to which ``sub``'s tokens are revoked, or None.
@@ -139,14 +130,6 @@ class RevocationClient:
         else:  # a replica is fetching: look at the shared cache again soon
             self._check_after = now + min(interval, _RECHECK_SECONDS)
 
-    def _cache_call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        """Call the Django cache; on a cache outage log it and return None."""
-        try:
-            return getattr(caches[auth_settings.CACHE_ALIAS], method)(*args, **kwargs)
-        except Exception as exc:  # any backend's connection error
-            logger.warning("Revocation cache %s failed: %s", method, type(exc).__name__)
-            return None
-
     def _adopt_shared(self) -> None:
         """Use the list another thread or replica stored, if newer than ours."""
         shared = RevocationList.from_cache_entry(
@@ -157,27 +140,11 @@ class RevocationClient:
         ):
             self._list = shared
 
-    def _may_fetch(self, now: float, interval: float) -> bool:
-        """Return True, and record the attempt, if no fetch happened lately.
-
-        Checked in this process, then in the shared cache, so that replicas
-        sharing it make one attempt per interval between them.
-        """
-        if now - self._last_attempt < interval:
-            return False
-        if not self._cache_call("add", self.attempt_key, now, timeout=interval):
-            last = self._cache_call("get", self.attempt_key)
-            if last is not None and now - last < interval:
-                return False
-            self._cache_call("set", self.attempt_key, now, timeout=interval)
-        self._last_attempt = now
-        return True
-
     def _fetch_and_store(self, now: float) -> None:
         held = self._list
         try:
             answer = fetch_revocations(self.url, since=held.time if held else None)
-        except _FetchFailed as exc:
+        except FetchFailed as exc:
             logger.warning(
                 "Revocation feed %s failed (%s); keeping the last list: "
                 "%d subject(s), %.1f s old",
@@ -210,30 +177,21 @@ def merge(
 
 
 def fetch_revocations(url: str, *, since: float | None) -> dict[str, Any]:
-    """Return the feed's valid answer; raise ``_FetchFailed`` otherwise."""
+    """Return the feed's valid answer; raise ``FetchFailed`` otherwise."""
     token = auth_settings.REVOCATION_TOKEN
     if not token:
-        raise _FetchFailed("no REVOCATION_TOKEN is set")
+        raise FetchFailed("no REVOCATION_TOKEN is set")
+    payload = fetch_json(
+        url,
+        timeout=auth_settings.REVOCATION_TIMEOUT,
+        max_bytes=MAX_FEED_BYTES,
+        headers={"Authorization": f"Bearer {token}"},
+        params=None if since is None else {"since": repr(since)},
+    )
     try:
-        with requests.get(
-            url,
-            params={} if since is None else {"since": repr(since)},
-            timeout=auth_settings.REVOCATION_TIMEOUT,
-            allow_redirects=False,
-            headers={"Accept": "application/json", "Authorization": f"Bearer {token}"},
-            stream=True,
-        ) as response:
-            if response.status_code != 200:
-                raise _FetchFailed(f"HTTP {response.status_code}")
-            body = response.raw.read(MAX_FEED_BYTES + 1, decode_content=True)
-    except requests.RequestException as exc:
-        raise _FetchFailed(type(exc).__name__) from exc
-    if len(body) > MAX_FEED_BYTES:
-        raise _FetchFailed("response too large")
-    try:
-        return _valid_answer(json.loads(body))
+        return _valid_answer(payload)
     except (ValueError, TypeError, KeyError) as exc:
-        raise _FetchFailed("unusable response") from exc
+        raise FetchFailed("unusable response") from exc
 
 
 def _number(value: Any) -> float:
@@ -263,21 +221,14 @@ def _valid_answer(payload: Any) -> dict[str, Any]:
     }
 
 
-_clients: dict[str, RevocationClient] = {}
-_clients_lock = threading.Lock()
+_clients = ClientRegistry(RevocationClient)
 
 
 def get_revocation_client(url: str | None = None) -> RevocationClient:
     """Return the process-wide client for ``url`` (default ``REVOCATION_URL``)."""
-    url = url or auth_settings.REVOCATION_URL
-    client = _clients.get(url)
-    if client is None:
-        with _clients_lock:
-            client = _clients.setdefault(url, RevocationClient(url))
-    return client
+    return _clients.get(url or auth_settings.REVOCATION_URL)
 
 
 def reset_revocation_clients() -> None:
     """Forget every client's in-process list (tests; the Django cache is kept)."""
-    with _clients_lock:
-        _clients.clear()
+    _clients.clear()
