@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
 import requests
+import urllib3
 from django.core.cache import caches
 
 from shared_auth.conf import auth_settings
@@ -56,7 +57,9 @@ def fetch_json(
             if response.status_code != 200:
                 raise FetchFailed(f"HTTP {response.status_code}")
             body = response.raw.read(max_bytes + 1, decode_content=True)
-    except requests.RequestException as exc:
+    # A body that stalls or breaks off after the headers surfaces as urllib3's
+    # own errors (ReadTimeoutError, ProtocolError), not as requests' ones.
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
         raise FetchFailed(type(exc).__name__) from exc
     if len(body) > max_bytes:
         raise FetchFailed("response too large")

@@ -57,7 +57,8 @@ class LocalServer:
     """A local HTTP server; tests set ``routes`` and read ``hits``/``seen``.
 
     A route is ``(status, content_type, body)`` or ``"hang"`` (accept, never
-    answer until the server stops) or a callable taking the handler.
+    answer until the server stops) or ``"stall"`` (send the headers and the
+    first byte of the body, then hang) or a callable taking the handler.
     """
 
     routes: dict[str, Any] = field(default_factory=dict)
@@ -80,6 +81,15 @@ def _handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
                 server.seen.append({"path": path, **dict(self.headers.items())})
             route = server.routes.get(path, (404, "application/json", "{}"))
             if route == "hang":
+                server.stop.wait(10)
+                return
+            if route == "stall":
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "1000")
+                self.end_headers()
+                self.wfile.write(b"{")
+                self.wfile.flush()
                 server.stop.wait(10)
                 return
             if callable(route):

@@ -61,8 +61,17 @@ def test_keys_cached_until_ttl_then_refreshed(jwks_server, clock, settings):
         (200, "application/json", "[]"),
         (302, "application/json", "{}"),
         "hang",
+        "stall",
     ],
-    ids=["http 500", "html 200", "empty set", "not an object", "redirect", "hang"],
+    ids=[
+        "http 500",
+        "html 200",
+        "empty set",
+        "not an object",
+        "redirect",
+        "hang",
+        "stall mid-body",
+    ],
 )
 def test_failed_refresh_keeps_last_good_keys(
     api, jwks_server, clock, make_token, caplog, failure
@@ -89,8 +98,9 @@ def test_failed_refresh_keeps_last_good_keys(
         (200, "application/json", '{"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}'),
         (200, "application/json", "null"),
         "hang",
+        "stall",
     ],
-    ids=["http 503", "html 200", "empty set", "only oct key", "null", "hang"],
+    ids=["http 503", "html 200", "empty set", "only oct key", "null", "hang", "stall"],
 )
 def test_no_keys_ever_is_a_clean_503(api, jwks_server, make_token, caplog, failure):
     jwks_server.routes["/jwks.json"] = failure
