@@ -128,3 +128,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = GATEWAY_PROXY["MAX_BODY_SIZE"]
 # Proxies in front of the gateway whose X-Forwarded-Host/-Proto are honoured
 # (shared_auth.forwarded); none by default: the gateway is the edge.
 TRUSTED_PROXIES = env_list("GATEWAY_TRUSTED_PROXIES", "")
+# The proxy's fast path: bearer-token /api/ requests go straight to the proxy
+# view, right after SecurityMiddleware (README "Performance").
+from common.settings import MIDDLEWARE  # noqa: E402
+
+_SECURITY = MIDDLEWARE.index("django.middleware.security.SecurityMiddleware")
+MIDDLEWARE = [
+    *MIDDLEWARE[: _SECURITY + 1],
+    "gateway_project.proxy.middleware.BearerProxyMiddleware",
+    *MIDDLEWARE[_SECURITY + 1 :],
+]

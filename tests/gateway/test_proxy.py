@@ -7,10 +7,14 @@ import threading
 
 import jwt
 import pytest
-from django.test import Client
+from django.conf import settings
+from django.test import Client, RequestFactory
+from django.urls import resolve
 
 from gateway_project.identity.tokens import access_token_for
+from gateway_project.proxy.middleware import is_bearer_api_request
 from gateway_project.proxy.upstreams import proxy_config
+from gateway_project.proxy.views import proxy
 from tests.e2e.test_proxy_fakes import (
     GZIPPED,
     STREAM_CHUNK,
@@ -551,3 +555,63 @@ def test_refusals_are_logged_without_an_upstream_time(client, caplog):
     assert line.getMessage().endswith(
         "401 upstream=" + proxy_config().route("/api/orders/").name + " upstream_ms=-"
     )
+
+
+# -- the fast path (proxy.middleware): same answers as the whole chain -------------
+FAST_PATH = "gateway_project.proxy.middleware.BearerProxyMiddleware"
+
+
+@pytest.mark.parametrize("path", ["/api/", "/api/orders/1/", "/api/x/y"])
+def test_every_api_path_resolves_to_the_proxy_view_the_fast_path_calls(path):
+    assert resolve(path).func is proxy
+
+
+def test_the_fast_path_runs_after_request_id_forwarding_and_security():
+    names = settings.MIDDLEWARE
+    assert (
+        names.index(FAST_PATH)
+        == names.index("django.middleware.security.SecurityMiddleware") + 1
+    )
+    assert names.index(FAST_PATH) < names.index(
+        "django.contrib.sessions.middleware.SessionMiddleware"
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "authorization", "fast"),
+    [
+        ("/api/orders/", "Bearer abc", True),
+        ("/api/orders/", "bearer abc", True),
+        ("/api/orders/", "BEARER", True),  # malformed: the view answers 401
+        ("/api/orders/", "Basic YTpi", False),
+        ("/api/orders/", "", False),
+        ("/api-auth/login/", "Bearer abc", False),
+        ("/auth/me/", "Bearer abc", False),
+    ],
+)
+def test_only_bearer_api_requests_take_the_fast_path(path, authorization, fast):
+    headers = {"Authorization": authorization} if authorization else {}
+    request = RequestFactory().get(path, headers=headers)
+    assert is_bearer_api_request(request) is fast
+
+
+@pytest.mark.django_db
+def test_fast_path_answers_carry_what_the_whole_chain_adds(client, upstream, bearer):
+    response = client.get("/api/orders/1/", headers=bearer)
+    echoed(response)
+    assert response["X-Request-ID"]
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "Set-Cookie" not in response and "Vary" not in response
+    refused = client.get("/api/nope/", headers=bearer)
+    assert refused.status_code == 404
+    assert refused["X-Frame-Options"] == "DENY"
+    assert refused["Content-Length"] == str(len(refused.content))
+
+
+@pytest.mark.django_db
+def test_a_bad_bearer_token_is_401_before_any_session_is_read(client, upstream):
+    response = client.get("/api/orders/", headers={"Authorization": "Bearer x.y.z"})
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith('Bearer realm="api"')
+    assert response.json()["code"] == "token_not_valid"
+    assert upstream.requests == []
