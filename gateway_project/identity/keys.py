@@ -8,6 +8,9 @@ key itself (the file name is informational).
 ``key_store`` is loaded once per process and reloaded whenever the directory's
 listing changes, so a ``rotate_signing_key`` or ``prune_signing_keys`` run from
 another process reaches every running worker on its next call, without restart.
+A call only reads the directory's modification time (a file created, renamed
+or deleted in it changes it); the listing is read again when that changed or
+is too recent to be trusted (``SETTLE_NS``).
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,6 +43,9 @@ SUPPORTED_ALGORITHMS = ("RS256", "ES256", "EdDSA")
 THUMBPRINT_MEMBERS = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y")}
 THUMBPRINT_MEMBERS["OKP"] = ("crv", "kty", "x")
 TIME_FORMAT = "%Y%m%dT%H%M%S%fZ"
+# Two changes within one tick of the kernel's file clock can leave the same
+# directory mtime: a listing is trusted by mtime alone once it is this old.
+SETTLE_NS = 1_000_000_000
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
@@ -102,6 +109,7 @@ class _Snapshot:
 
     directory: Path
     listing: tuple[str, ...]
+    mtime_ns: int | None  # of the directory, when it had settled; else None
     keys: tuple[SigningKey, ...]  # oldest first; the last one signs
     by_kid: dict[str, PyJWK]
     jwks: dict[str, Any]
@@ -187,15 +195,25 @@ class KeyStore:
         return tuple(sorted(name for name in names if name.endswith(".pem")))
 
     def _current(self) -> _Snapshot:
-        directory, listing = self.directory, self._read_dir_listing()
-        snapshot = self._snapshot
-        if snapshot and snapshot.directory == directory and snapshot.listing == listing:
+        directory, snapshot = self.directory, self._snapshot
+        mtime_ns = _settled_mtime_ns(directory)
+        if (
+            snapshot
+            and snapshot.directory == directory
+            and snapshot.mtime_ns is not None
+            and snapshot.mtime_ns == mtime_ns
+        ):
             return snapshot
+        listing = self._read_dir_listing()
+        if snapshot and snapshot.directory == directory and snapshot.listing == listing:
+            self._snapshot = replace(snapshot, mtime_ns=mtime_ns)
+            return self._snapshot
         with self._lock:
             keys = tuple(k for name in listing if (k := _load(directory / name)))
             self._snapshot = _Snapshot(
                 directory=directory,
                 listing=listing,
+                mtime_ns=mtime_ns,
                 keys=keys,
                 by_kid={key.kid: PyJWK(key.jwk) for key in keys},
                 jwks={"keys": [key.jwk for key in reversed(keys)]},
@@ -229,6 +247,18 @@ class KeyStore:
             handle.write(pem)
         os.replace(tmp, path)
         logger.info("Created %s signing key %s", alg, kid)
+
+
+def _settled_mtime_ns(directory: Path) -> int | None:
+    """Return the directory's mtime if older than ``SETTLE_NS``, else None.
+
+    Read before the listing, so a change made meanwhile shows as a new mtime.
+    """
+    try:
+        mtime_ns = os.stat(directory).st_mtime_ns
+    except OSError:
+        return None
+    return mtime_ns if time.time_ns() - mtime_ns > SETTLE_NS else None
 
 
 def _now() -> datetime:
