@@ -37,6 +37,8 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 errorlog = "-"
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
+# The proxy logs each request it answers itself: no second (access) line for those.
+logger_class = "gateway_project.proxy.accesslog.AccessLogger"
 
 
 def post_fork(server: "Arbiter", worker: "Worker") -> None:

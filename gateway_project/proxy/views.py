@@ -2,7 +2,8 @@
 
 A plain Django view (no DRF request parsing or content negotiation on this
 path). Every outcome is logged on one line: method, path, status, upstream and
-the upstream's time to response headers.
+the upstream's time to response headers; gunicorn then writes no access line
+for it (``proxy.accesslog``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 
+from gateway_project.proxy.accesslog import PROXY_LOGGED
 from gateway_project.proxy.auth import edge_token, www_authenticate
 from gateway_project.proxy.headers import downstream_headers, upstream_headers
 from gateway_project.proxy.paths import UnsafePath, checked_path, raw_target
@@ -264,6 +266,9 @@ def _log(
     status: int,
     upstream: Upstream | None,
 ) -> None:
+    """Log the request's one line, and mark it logged for gunicorn's access log."""
+    if not logger.isEnabledFor(logging.INFO):
+        return
     elapsed = getattr(request, "proxy_upstream_seconds", None)
     logger.info(
         "%s %s %s upstream=%s upstream_ms=%s",
@@ -273,3 +278,4 @@ def _log(
         upstream.name if upstream else "-",
         f"{elapsed * 1000:.1f}" if elapsed is not None else "-",
     )
+    request.META[PROXY_LOGGED] = True

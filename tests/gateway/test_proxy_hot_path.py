@@ -1,17 +1,24 @@
-"""What the proxy's hot path relies on: key lookups without a directory listing.
+"""What the proxy's hot path relies on: key lookups without a directory listing,
+and one log line per proxied request.
 
 A settled key directory (mtime older than ``SETTLE_NS``) is not listed again
 until its mtime changes; a rotation or a prune by another process changes it,
 so it is seen at once.
 """
 
+import logging
 import os
 import time
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from gunicorn.config import Config
 
 from gateway_project.identity import keys
 from gateway_project.identity.keys import KeyStore
+from gateway_project.proxy.accesslog import PROXY_LOGGED, AccessLogger
 
 
 def settle(directory) -> None:
@@ -77,3 +84,51 @@ def test_a_missing_directory_is_looked_at_again_on_every_call(tmp_path, settings
     assert keys.public_key("any") is None
     key = keys.signing_key()  # created on first use
     assert keys.public_key(key.kid) is not None
+
+
+# -- one log line per proxied request ---------------------------------------------
+def access_logger(tmp_path) -> tuple[AccessLogger, Path]:
+    path = tmp_path / "access.log"
+    config = Config()
+    config.set("accesslog", str(path))
+    config.set("access_log_format", '"%(r)s" %(s)s')
+    return AccessLogger(config), path
+
+
+def access_line(tmp_path, environ: dict) -> str:
+    logger, path = access_logger(tmp_path)
+    response = SimpleNamespace(status="200 OK", sent=2, headers=[])
+    request = SimpleNamespace(
+        method="GET", uri="/api/orders/", query="", version=(1, 1), headers=[]
+    )
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/api/orders/",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        **environ,
+    }
+    logger.access(response, request, environ, timedelta(milliseconds=1))
+    return path.read_text()
+
+
+def test_gunicorn_skips_the_access_line_of_requests_the_proxy_logged(tmp_path):
+    assert access_line(tmp_path, {PROXY_LOGGED: True}) == ""
+
+
+def test_gunicorn_writes_the_access_line_of_other_requests(tmp_path):
+    assert access_line(tmp_path, {}) == '"GET /api/orders/ HTTP/1.1" 200\n'
+
+
+@pytest.mark.django_db
+def test_the_proxy_marks_what_it_logged(client, caplog):
+    with caplog.at_level(logging.INFO, logger="gateway_project.proxy.views"):
+        response = client.get("/api/orders/")
+    assert response.status_code == 401
+    assert response.wsgi_request.META[PROXY_LOGGED] is True
+
+
+@pytest.mark.django_db
+def test_without_the_proxy_line_gunicorn_keeps_its_own(client, caplog):
+    with caplog.at_level(logging.WARNING, logger="gateway_project.proxy.views"):
+        response = client.get("/api/orders/")
+    assert PROXY_LOGGED not in response.wsgi_request.META
