@@ -82,9 +82,11 @@ def database(env_name: str, project: str) -> dict:
         conn_health_checks=True,
     )
     if config["ENGINE"] == "django.db.backends.sqlite3":
+        # Connections persist as with the other engines (one per thread: Django
+        # never shares one across threads), sparing each request a new connection
+        # and its PRAGMAs (README "Performance").
         # Threads of one gunicorn worker write concurrently: take the write lock
         # at BEGIN and wait for it rather than failing with "database is locked".
-        config["CONN_MAX_AGE"] = 0
         config["OPTIONS"] = {
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
