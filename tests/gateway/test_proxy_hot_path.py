@@ -1,5 +1,5 @@
 """What the proxy's hot path relies on: key lookups without a directory listing,
-and one log line per proxied request.
+one log line per proxied request, and tokens verified once per process.
 
 A settled key directory (mtime older than ``SETTLE_NS``) is not listed again
 until its mtime changes; a rotation or a prune by another process changes it,
@@ -13,12 +13,19 @@ from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
+import jwt
 import pytest
+from django.test import RequestFactory
 from gunicorn.config import Config
+from rest_framework.exceptions import AuthenticationFailed
 
+from gateway_project.identity import authentication as identity_authentication
 from gateway_project.identity import keys
+from gateway_project.identity.authentication import GatewayJWTAuthentication
 from gateway_project.identity.keys import KeyStore
+from gateway_project.identity.tokens import access_token_for
 from gateway_project.proxy.accesslog import PROXY_LOGGED, AccessLogger
+from shared_auth import authentication
 
 
 def settle(directory) -> None:
@@ -132,3 +139,73 @@ def test_without_the_proxy_line_gunicorn_keeps_its_own(client, caplog):
     with caplog.at_level(logging.WARNING, logger="gateway_project.proxy.views"):
         response = client.get("/api/orders/")
     assert PROXY_LOGGED not in response.wsgi_request.META
+
+
+# -- tokens verified once per process -----------------------------------------------
+@pytest.fixture
+def decodes(monkeypatch) -> list[str]:
+    """Record each full verification (PyJWT) of a token."""
+    made: list[str] = []
+    decode = jwt.decode
+
+    def recording(token, *args, **kwargs):
+        made.append(token)
+        return decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(authentication.jwt, "decode", recording)
+    return made
+
+
+def bearer_request(token: str):
+    return RequestFactory().get(
+        "/api/orders/", headers={"Authorization": f"Bearer {token}"}
+    )
+
+
+def verify(token: str):
+    return GatewayJWTAuthentication().authenticate(bearer_request(token))
+
+
+@pytest.mark.django_db
+def test_a_token_is_verified_once_per_process(alice, decodes):
+    token = access_token_for(alice)
+    first, second = verify(token), verify(token)
+    assert decodes == [token]
+    assert second[1].claims == first[1].claims and second[0].username == "alice"
+
+
+@pytest.mark.django_db
+def test_a_verified_token_still_expires(alice, decodes, monkeypatch):
+    token = access_token_for(alice)
+    _, verified = verify(token)
+    monkeypatch.setattr(identity_authentication, "clock", lambda: verified["exp"] + 6)
+    with pytest.raises(AuthenticationFailed) as refused:
+        verify(token)
+    assert refused.value.get_codes() == "token_expired"
+    assert decodes == [token]
+
+
+@pytest.mark.django_db
+def test_a_verified_token_is_still_refused_once_revoked(
+    alice, django_capture_on_commit_callbacks
+):
+    token = access_token_for(alice)
+    verify(token)
+    with django_capture_on_commit_callbacks(execute=True):
+        alice.is_active = False
+        alice.save()
+    with pytest.raises(AuthenticationFailed) as refused:
+        verify(token)
+    assert refused.value.get_codes() == "token_revoked"
+
+
+@pytest.mark.django_db
+def test_a_verified_token_of_a_deleted_key_is_refused(alice, keys_dir, decodes):
+    old = keys.signing_key()
+    token = access_token_for(alice)
+    verify(token)
+    KeyStore(keys_dir).rotate()
+    old.path.unlink()
+    with pytest.raises(AuthenticationFailed) as refused:
+        verify(token)
+    assert refused.value.get_codes() == "token_not_valid"
