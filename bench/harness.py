@@ -41,6 +41,8 @@ class Measurement:
     p99_ms: float
     errors: dict[str, int] = field(default_factory=dict)
     cpu_ms: dict[str, float] = field(default_factory=dict)
+    # Per service: % of its workers' CPU that its busiest gunicorn worker used.
+    busiest_worker_pct: dict[str, float] = field(default_factory=dict)
 
     @property
     def other_cpu_pct(self) -> float:
@@ -136,6 +138,23 @@ def cpu_per_request(cpu_ms: dict[str, float], requests: int) -> dict[str, float]
     if not requests:
         return {}
     return {name: round(ms / requests, 3) for name, ms in cpu_ms.items()}
+
+
+def busiest_share_pct(
+    before: dict[int, float], after: dict[int, float]
+) -> float | None:
+    """Return the % of the CPU of a service's workers that the busiest one used.
+
+    ``before``/``after`` map each worker pid to its CPU so far. None with fewer
+    than two workers or no CPU used. Near 100 with several workers means one
+    worker accepted every connection (keep-alive connections stay with the
+    worker that accepted them): that service then had a single core (the GIL).
+    """
+    used = [after[pid] - before.get(pid, 0.0) for pid in after]
+    total = sum(used)
+    if len(used) < 2 or total <= 0:
+        return None
+    return round(100 * max(used) / total, 1)
 
 
 def median(values: Iterable[float]) -> float:

@@ -49,6 +49,15 @@ TOKEN_MAX_AGE = 60.0
 CREDIT_LIMITS = ("1000000.00", "100000.00", "10000.00")
 ORDER_TOTAL = "0.01"
 NOISY_PCT = 20
+# A run where one gunicorn worker of a service used this share of the service's
+# CPU: that service ran on one core (see harness.busiest_share_pct).
+LOPSIDED_PCT = 90
+SERVICES_ON_PATH = {
+    "direct": ("orders",),
+    "nginx": ("orders",),
+    "gateway": ("gateway", "orders"),
+    "gateway_post": ("gateway", "orders", "customers"),
+}
 PROJECT_PACKAGES = ("gateway_project/", "shared_auth/", "common/", "orders_service/")
 
 
@@ -112,6 +121,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="runs per variant")
     parser.add_argument("--warmup", type=float, default=2.0, help="s per variant")
     parser.add_argument("--connections", default="1,16", help="e.g. 1,16")
+    parser.add_argument(
+        "--variants",
+        default=",".join(harness.VARIANTS),
+        help="which to measure, e.g. direct,gateway (a quicker focused run)",
+    )
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads")
@@ -131,6 +145,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep logs and databases")
     args = parser.parse_args(argv)
     args.connections = [int(c) for c in args.connections.split(",") if c]
+    args.variants = [v for v in args.variants.split(",") if v]
+    unknown = set(args.variants) - set(harness.VARIANTS)
+    if unknown:
+        parser.error(f"unknown variant(s) {', '.join(sorted(unknown))}")
     return args
 
 
@@ -265,6 +283,13 @@ def cpu_seconds(roots: dict[str, int]) -> dict[str, float]:
     return result
 
 
+def worker_cpu(root: int) -> dict[int, float]:
+    """Return the CPU ticks so far of each direct child (gunicorn worker) of root."""
+    return {
+        pid: ticks for pid, (ppid, ticks) in process_table().items() if ppid == root
+    }
+
+
 # -- measuring -----------------------------------------------------------------------
 class Runner:
     """Runs one load against one variant and records CPU of the processes."""
@@ -280,22 +305,37 @@ class Runner:
     def measure(
         self, variant: str, target: load.Target, connections: int, repetition: int
     ) -> harness.Measurement:
+        services = SERVICES_ON_PATH[variant]
+        workers = {name: worker_cpu(self.roots[name]) for name in services}
         before = cpu_seconds(self.roots)
         result = self.load(target, connections, self.args.duration)
         after = cpu_seconds(self.roots)
+        busiest = {
+            name: share
+            for name, start in workers.items()
+            if (share := harness.busiest_share_pct(start, worker_cpu(self.roots[name])))
+            is not None
+        }
         measurement = harness.Measurement(
             variant=variant,
             connections=connections,
             repetition=repetition,
             cpu_ms=harness.cpu_delta_ms(before, after),
+            busiest_worker_pct=busiest,
             **result,
         )
+        lopsided = [
+            f"{share:.0f}% of the {name} CPU in one worker"
+            for name, share in busiest.items()
+            if share >= LOPSIDED_PCT and connections > 1
+        ]
         print(
             f"  rep {repetition + 1} {variant:<13} c{connections:<3} "
             f"{measurement.rps:8.0f} req/s  p50 {measurement.p50_ms:6.2f} ms  "
             f"p99 {measurement.p99_ms:6.2f} ms  "
             f"other CPU {measurement.other_cpu_pct:3.0f}%"
-            + (f"  errors {measurement.errors}" if measurement.errors else ""),
+            + (f"  errors {measurement.errors}" if measurement.errors else "")
+            + (f"  !! {', '.join(lopsided)}" if lopsided else ""),
             flush=True,
         )
         return measurement
@@ -306,7 +346,7 @@ def measure_all(
 ) -> list[harness.Measurement]:
     """Warm up, then measure every variant at every connection count, alternating."""
     args = runner.args
-    chosen = variants(current)
+    chosen = [v for v in variants(current) if v in args.variants]
     print(f"warming up {', '.join(chosen)} ({args.warmup:g} s each)", flush=True)
     for variant in chosen:
         runner.load(
@@ -465,6 +505,18 @@ def report(args, info, current, table, headline, auth, measurements, profile) ->
     )
     if harness.busiest_other(table) > NOISY_PCT:
         print("!! the machine was busy with other work during this run")
+    lopsided = [
+        f"{m.variant} c{m.connections} rep {m.repetition + 1}"
+        for m in measurements
+        if m.connections > 1
+        and any(v >= LOPSIDED_PCT for v in m.busiest_worker_pct.values())
+    ]
+    if lopsided:
+        print(
+            f"!! one gunicorn worker took {LOPSIDED_PCT}%+ of a service's CPU in: "
+            + ", ".join(lopsided)
+            + " (its connections all went to that worker: one core, not two)"
+        )
     print(harness.format_headline({**headline, **gateway_cpu}))
     print(
         "service auth (orders settings): verify one token "

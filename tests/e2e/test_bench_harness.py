@@ -237,3 +237,19 @@ def test_cpu_ratios_count_every_serving_process_but_outside_load():
     assert harness.cpu_ratios(table) == {
         "gateway_cpu_bound_throughput_ratio_c16": round(2.1 / 3.7, 3)
     }
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        ({1: 10.0, 2: 10.0}, {1: 110.0, 2: 10.0}, 100.0),  # one worker did it all
+        ({1: 0.0, 2: 0.0}, {1: 60.0, 2: 40.0}, 60.0),
+        ({1: 0.0}, {1: 50.0}, None),  # a single worker
+        ({1: 5.0, 2: 5.0}, {1: 5.0, 2: 5.0}, None),  # no CPU used
+        ({1: 0.0}, {1: 30.0, 2: 10.0}, 75.0),  # a worker started meanwhile
+    ],
+)
+def test_busiest_share_is_the_busiest_workers_part_of_the_service_cpu(
+    before, after, expected
+):
+    assert harness.busiest_share_pct(before, after) == expected
