@@ -66,7 +66,7 @@ DEFAULTS: dict[str, Any] = {
     "ACCESS_TOKEN_TYPE": "access",
     "MAX_TOKEN_LENGTH": 8192,
     "JWKS_CACHE_TTL": 300,
-    "JWKS_MIN_REFETCH_INTERVAL": 10,
+    "JWKS_MIN_REFETCH_INTERVAL": 1,
     "JWKS_TIMEOUT": (2.0, 3.0),
     "SESSION_TIMEOUT": (3.05, 10.0),
     "CACHE_ALIAS": "default",

@@ -1,5 +1,7 @@
 """Identity on real gunicorn processes: login, JWKS, rotation across workers."""
 
+import time
+
 import jwt
 import pytest
 import requests
@@ -72,6 +74,28 @@ def test_rotation_reaches_every_running_worker(two_workers):
         timeout=10,
     )
     assert order_list.status_code != 401
+
+
+def test_services_accept_the_new_kid_without_a_restart(two_workers):
+    def get(name: str, token: str) -> requests.Response:
+        return requests.get(
+            f"{two_workers.url(name)}/api/{name}/",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+
+    old = two_workers.login("alice")["access"]
+    for name in ("orders", "customers"):
+        assert get(name, old).status_code == 200  # each service holds the key set
+    held_since = time.monotonic()
+    two_workers.manage("gateway", "rotate_signing_key")
+    new = two_workers.login("alice")["access"]
+    assert kid_of(new) != kid_of(old)
+    # An unknown kid is fetched at most once per JWKS_MIN_REFETCH_INTERVAL (1 s).
+    time.sleep(max(0.0, held_since + 1.0 - time.monotonic()))
+    for name in ("orders", "customers"):
+        assert get(name, new).status_code == 200
+        assert get(name, old).status_code == 200
 
 
 def test_failed_logins_are_throttled_on_the_real_gateway(two_workers):
