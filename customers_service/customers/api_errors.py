@@ -13,7 +13,7 @@ STATUS_AND_CODE: dict[type[domain.CustomersError], tuple[int, str]] = {
         "credit_limit_below_reserved",
     ),
     domain.CustomerHasReservations: (status.HTTP_409_CONFLICT, "has_reservations"),
-    domain.ReservationNotFound: (status.HTTP_404_NOT_FOUND, "not_found"),
+    domain.ReservationReleased: (status.HTTP_409_CONFLICT, "reservation_released"),
 }
 
 

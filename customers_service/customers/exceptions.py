@@ -22,11 +22,11 @@ class ReservationConflict(CustomersError):
         super().__init__("This order already holds a reservation of another amount.")
 
 
-class ReservationNotFound(CustomersError):
-    """No reservation for this order on this customer."""
+class ReservationReleased(CustomersError):
+    """The order's reservation was released already; it cannot be made again."""
 
     def __init__(self) -> None:
-        super().__init__("No reservation for this order.")
+        super().__init__("This order's reservation was released; it cannot be made.")
 
 
 class CreditLimitBelowReserved(CustomersError):

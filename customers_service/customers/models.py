@@ -61,3 +61,28 @@ class Reservation(models.Model):
     def owner_sub(self) -> str:
         """Return the ``sub`` of the customer's owner (for object permissions)."""
         return self.customer.owner_sub
+
+
+class ReleasedReservation(models.Model):
+    """A tombstone: ``order_id``'s credit on ``customer`` was released for good.
+
+    Written by every release, whether or not a reservation was found, so a
+    reservation that reaches the customer after its release is refused.
+    """
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="released_reservations"
+    )
+    order_id = models.CharField(max_length=64)
+    released_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "order_id"], name="release_one_per_order"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"order {self.order_id} released"

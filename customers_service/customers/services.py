@@ -4,6 +4,12 @@ Every write touching a customer's credit locks the customer row first
 (``select_for_update``; on SQLite the ``BEGIN IMMEDIATE`` transaction takes the
 database write lock), so concurrent reservations are serialized and the
 reserved total never exceeds the credit limit.
+
+A release leaves a ``ReleasedReservation`` tombstone, even when it finds no
+reservation: orders releases after a timed-out reserve, and that reserve may
+still be on its way. Both lock the customer row, so whichever comes second sees
+the first: a reserve arriving after the release finds the tombstone and is
+refused instead of holding credit for an order that no longer exists.
 """
 
 import logging
@@ -16,9 +22,13 @@ from customers_service.customers.exceptions import (
     CustomerHasReservations,
     InsufficientCredit,
     ReservationConflict,
-    ReservationNotFound,
+    ReservationReleased,
 )
-from customers_service.customers.models import Customer, Reservation
+from customers_service.customers.models import (
+    Customer,
+    ReleasedReservation,
+    Reservation,
+)
 from customers_service.customers.selectors import Caller, customer_reserved_credit
 
 logger = logging.getLogger(__name__)
@@ -80,11 +90,14 @@ def reservation_create(
 
     Return ``(reservation, created)``: an existing reservation of the same
     order and amount is returned as is (``created`` False), so retries never
-    reserve twice. Raise ``ReservationConflict`` if the order holds a
+    reserve twice. Raise ``ReservationReleased`` if the order's reservation
+    was released already, ``ReservationConflict`` if the order holds a
     reservation of another amount, ``InsufficientCredit`` if the credit left
     is short.
     """
     customer = _locked(customer)
+    if customer.released_reservations.filter(order_id=order_id).exists():
+        raise ReservationReleased()
     existing = customer.reservations.filter(order_id=order_id).first()
     if existing is not None:
         if existing.amount != amount:
@@ -110,15 +123,19 @@ def reservation_create(
 
 @transaction.atomic
 def reservation_release(*, customer: Customer, order_id: str) -> None:
-    """Release ``order_id``'s reservation; raise ``ReservationNotFound`` if none."""
+    """Release ``order_id``'s reservation, if any, and refuse it from now on.
+
+    Idempotent: releasing an order never reserved, or released already, only
+    makes sure its tombstone exists.
+    """
     customer = _locked(customer)
     deleted, _ = customer.reservations.filter(order_id=order_id).delete()
-    if not deleted:
-        raise ReservationNotFound()
+    ReleasedReservation.objects.get_or_create(customer=customer, order_id=order_id)
     transaction.on_commit(
         lambda: logger.info(
-            "released the reservation of order %s on customer %s",
+            "released order %s on customer %s (%s reservation deleted)",
             order_id,
             customer.pk,
+            deleted,
         )
     )

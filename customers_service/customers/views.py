@@ -92,7 +92,7 @@ class ReservationViewSet(
     @extend_schema(
         responses={201: ReservationSerializer, 200: ReservationSerializer},
         description="201 with a new reservation, 200 with the existing one for "
-        "the same order, 409 when the credit is short.",
+        "the same order, 409 when the credit is short or the order was released.",
     )
     def create(self, request: Request, *args, **kwargs) -> Response:
         serializer = self.get_serializer(data=request.data)

@@ -5,7 +5,11 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
-from customers_service.customers.models import Customer, Reservation
+from customers_service.customers.models import (
+    Customer,
+    ReleasedReservation,
+    Reservation,
+)
 from tests.customers.factories import make_customer, make_reservation
 
 pytestmark = pytest.mark.django_db
@@ -219,12 +223,36 @@ def test_list_filter_retrieve_and_release(as_alice):
     assert [r["amount"] for r in filtered] == ["20.00"]
     assert as_alice.get(f"{url}o-1/").json()["amount"] == "10.00"
     assert as_alice.delete(f"{url}o-1/").status_code == 204
-    response = as_alice.delete(f"{url}o-1/")
-    assert response.status_code == 404
-    assert response.json()["detail"] == "No reservation for this order."
+    assert as_alice.delete(f"{url}o-1/").status_code == 204  # idempotent
     assert as_alice.get(f"{CUSTOMERS}{customer.pk}/").json()["available_credit"] == (
         "80.00"
     )
+    assert [r["order_id"] for r in as_alice.get(url).json()["results"]] == ["o-2"]
+    assert as_alice.get(f"{url}o-1/").status_code == 404
+    assert list(Reservation.objects.values_list("order_id", flat=True)) == ["o-2"]
+    assert list(ReleasedReservation.objects.values_list("order_id", flat=True)) == [
+        "o-1"
+    ]
+
+
+def test_reserve_after_its_release_is_409_and_reserves_nothing(as_alice):
+    """A slow reserve reaching customers after orders released it is refused."""
+    customer = make_customer(credit_limit="100")
+    url = reservations_url(customer)
+    assert as_alice.delete(f"{url}o-1/").status_code == 204  # nothing to release
+    response = as_alice.post(url, {"order_id": "o-1", "amount": "30"})
+    assert response.status_code == 409
+    assert response.json() == {
+        "detail": "This order's reservation was released; it cannot be made.",
+        "code": "reservation_released",
+    }
+    assert not Reservation.objects.exists()
+    assert ReleasedReservation.objects.filter(
+        customer=customer, order_id="o-1"
+    ).exists()
+    body = as_alice.get(f"{CUSTOMERS}{customer.pk}/").json()
+    assert body["available_credit"] == "100.00"
+    assert as_alice.get(url).json()["count"] == 0
 
 
 def test_staff_reserves_on_anyones_customer_as_themselves(as_staff):

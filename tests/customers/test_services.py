@@ -10,9 +10,13 @@ from customers_service.customers.exceptions import (
     CustomerHasReservations,
     InsufficientCredit,
     ReservationConflict,
-    ReservationNotFound,
+    ReservationReleased,
 )
-from customers_service.customers.models import Customer, Reservation
+from customers_service.customers.models import (
+    Customer,
+    ReleasedReservation,
+    Reservation,
+)
 from customers_service.customers.selectors import customer_list
 from tests.customers.factories import make_customer, make_reservation
 
@@ -67,13 +71,59 @@ def test_reserving_up_to_the_limit_then_one_cent_more(alice):
     assert customer_list(user=alice).get().available_credit == Decimal("0")
 
 
-def test_release_restores_credit_and_unknown_order_is_not_found(alice):
+def test_release_frees_the_credit_and_leaves_a_tombstone(alice):
+    customer = make_customer()
+    make_reservation(customer, order_id="o-1", amount="40")
+    make_reservation(customer, order_id="o-2", amount="10")
+    services.reservation_release(customer=customer, order_id="o-1")
+    assert customer_list(user=alice).get().available_credit == Decimal("90")
+    assert list(Reservation.objects.values_list("order_id", flat=True)) == ["o-2"]
+    assert list(ReleasedReservation.objects.values_list("order_id", flat=True)) == [
+        "o-1"
+    ]
+
+
+def test_releasing_twice_is_idempotent(alice):
     customer = make_customer()
     make_reservation(customer, order_id="o-1", amount="40")
     services.reservation_release(customer=customer, order_id="o-1")
+    services.reservation_release(customer=customer, order_id="o-1")
+    assert not Reservation.objects.exists()
+    assert ReleasedReservation.objects.filter(order_id="o-1").count() == 1
     assert customer_list(user=alice).get().available_credit == Decimal("100")
-    with pytest.raises(ReservationNotFound):
-        services.reservation_release(customer=customer, order_id="o-1")
+
+
+def test_release_before_the_reservation_refuses_it(alice):
+    """The race: orders' release (after a read timeout) beats its slow reserve."""
+    customer = make_customer()
+    services.reservation_release(customer=customer, order_id="o-1")
+    assert ReleasedReservation.objects.filter(
+        customer=customer, order_id="o-1"
+    ).exists()
+    with pytest.raises(ReservationReleased):
+        services.reservation_create(
+            customer=customer, order_id="o-1", amount=Decimal("30"), reserved_by=alice
+        )
+    assert not Reservation.objects.exists()
+    assert customer_list(user=alice).get().available_credit == Decimal("100")
+    reservation, created = services.reservation_create(
+        customer=customer, order_id="o-2", amount=Decimal("30"), reserved_by=alice
+    )
+    assert created  # other orders are unaffected
+    assert customer_list(user=alice).get().available_credit == Decimal("70")
+
+
+def test_a_released_order_cannot_be_reserved_again(alice):
+    customer = make_customer()
+    services.reservation_create(
+        customer=customer, order_id="o-1", amount=Decimal("30"), reserved_by=alice
+    )
+    services.reservation_release(customer=customer, order_id="o-1")
+    with pytest.raises(ReservationReleased):
+        services.reservation_create(
+            customer=customer, order_id="o-1", amount=Decimal("30"), reserved_by=alice
+        )
+    assert not Reservation.objects.exists()
 
 
 def test_credit_limit_cannot_go_below_reserved():
@@ -90,9 +140,10 @@ def test_customer_with_reservations_cannot_be_deleted():
     make_reservation(customer)
     with pytest.raises(CustomerHasReservations):
         services.customer_delete(customer=customer)
-    Reservation.objects.all().delete()
-    services.customer_delete(customer=customer)
+    services.reservation_release(customer=customer, order_id="order-1")
+    services.customer_delete(customer=customer)  # tombstones go with it
     assert not Customer.objects.exists()
+    assert not ReleasedReservation.objects.exists()
 
 
 def test_list_is_scoped_to_the_owner_and_staff_sees_all(alice, bob, staff):
