@@ -18,6 +18,7 @@ from orders_service.orders.exceptions import (
     CustomerNotFound,
     CustomersRefused,
     CustomersUnavailable,
+    ReservationReleased,
 )
 from shared_auth.exceptions import ServiceTimeout, ServiceUnavailable
 from shared_auth.session import ServiceSession
@@ -63,7 +64,8 @@ def credit_reserve(*, customer_id: int, order_id: str, amount: Decimal) -> bool:
     Return True if the credit is reserved (now or by an earlier call for the
     same order), False if the credit is short. Raise ``CustomerNotFound`` if
     the caller may not use the customer, ``CustomersUnavailable`` if the
-    service cannot be used, ``CustomersRefused`` for any other answer.
+    service cannot be used, ``ReservationReleased`` if ``order_id`` was
+    released before, ``CustomersRefused`` for any other answer.
     """
     response = _send(
         "POST",
@@ -72,11 +74,12 @@ def credit_reserve(*, customer_id: int, order_id: str, amount: Decimal) -> bool:
     )
     if response.status_code in (status.HTTP_200_OK, status.HTTP_201_CREATED):
         return True
-    if (
-        response.status_code == status.HTTP_409_CONFLICT
-        and _code(response) == "insufficient_credit"
-    ):
-        return False
+    if response.status_code == status.HTTP_409_CONFLICT:
+        code = _code(response)
+        if code == "insufficient_credit":
+            return False
+        if code == "reservation_released":
+            raise ReservationReleased()
     logger.warning("customers refused a reservation: %s", response.status_code)
     raise CustomersRefused(response.status_code)
 

@@ -32,6 +32,13 @@ class CustomersRefused(OrdersError):
         super().__init__("The customers service refused the request.")
 
 
+class ReservationReleased(OrdersError):
+    """The customers service refuses this order id: it was released before."""
+
+    def __init__(self) -> None:
+        super().__init__("The reservation of this order was released.")
+
+
 class OrderNotCancellable(OrdersError):
     """Only an approved (or a stale pending) order can be cancelled."""
 

@@ -36,6 +36,7 @@ from orders_service.orders.exceptions import (
     IdempotencyKeyInUse,
     IdempotencyKeyReused,
     OrderNotCancellable,
+    ReservationReleased,
 )
 from orders_service.orders.models import IdempotencyKey, Order
 from orders_service.orders.selectors import Caller
@@ -209,7 +210,26 @@ def _order_reserve(*, order: Order, render: Render) -> OrderCreated:
     except CustomersRefused:
         _order_abandon(order=order, release=True)
         raise
+    except ReservationReleased:
+        # A retry (same Idempotency-Key, same derived id) of an attempt that timed
+        # out and was released: that id can never hold credit again, so the order
+        # takes a new one, which no earlier attempt can have reserved.
+        return _order_reserve(order=_order_renew(order=order), render=render)
     return _order_settle(order=order, reserved=reserved, render=render)
+
+
+@transaction.atomic
+def _order_renew(*, order: Order) -> Order:
+    """Return PENDING ``order`` under a new random id, its idempotency key moved."""
+    renewed = Order.objects.create(
+        owner_sub=order.owner_sub,
+        owner_username=order.owner_username,
+        customer_id=order.customer_id,
+        total=order.total,
+    )
+    IdempotencyKey.objects.filter(order=order).update(order=renewed)
+    order.delete()
+    return renewed
 
 
 @transaction.atomic

@@ -1,7 +1,8 @@
 """A real local HTTP server standing in for the customers service.
 
 It speaks the customers reservation API (owner-scoped by a fake bearer token,
-idempotent per order id, 409 when credit is short) so the orders service's
+idempotent per order id, 409 when credit is short, a released order id refused
+for good) so the orders service's
 ``ServiceSession`` is exercised over real sockets. ``mode`` injects faults:
 ``"hang"`` applies a reservation and then answers only after the test ends
 (the caller times out), ``"hang_all"`` also hangs releases (without applying
@@ -28,6 +29,7 @@ class CustomersStub:
 
     customers: dict[int, tuple[str, Decimal]] = field(default_factory=dict)
     reservations: dict[tuple[int, str], Decimal] = field(default_factory=dict)
+    released: set[tuple[int, str]] = field(default_factory=set)
     calls: list[dict] = field(default_factory=list)
     mode: str = "normal"
     release_hung: threading.Event = field(default_factory=threading.Event)
@@ -39,6 +41,7 @@ class CustomersStub:
         self.release_hung = threading.Event()
         self.customers.clear()
         self.reservations.clear()
+        self.released.clear()
         self.calls.clear()
         self.mode = "normal"
 
@@ -72,6 +75,8 @@ class CustomersStub:
             if method == "POST" and order_id is None:
                 data = json.loads(body)
                 key, amount = (customer_id, data["order_id"]), Decimal(data["amount"])
+                if key in self.released:
+                    return 409, {"detail": "released", "code": "reservation_released"}
                 if key in self.reservations:
                     return 200, {"order_id": key[1], "amount": str(amount)}
                 if amount > self.available(customer_id):
@@ -79,8 +84,8 @@ class CustomersStub:
                 self.reservations[key] = amount
                 return 201, {"order_id": key[1], "amount": str(amount)}
             if method == "DELETE" and order_id is not None:
-                if self.reservations.pop((customer_id, order_id), None) is None:
-                    return 404, {"detail": "No reservation for this order."}
+                self.reservations.pop((customer_id, order_id), None)
+                self.released.add((customer_id, order_id))
                 return 204, None
         return 405, {"detail": "Method not allowed."}
 

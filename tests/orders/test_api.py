@@ -161,6 +161,24 @@ def test_retry_after_a_failed_release_reuses_the_reservation(
     assert customers_stub.available(1) == Decimal("90.00")
 
 
+def test_retry_after_a_released_timeout_reserves_under_a_new_id(
+    as_alice, customers_stub, short_read_timeout
+):
+    customers_stub.mode = "hang"  # reserves, answers too late; the release lands
+    key = {"HTTP_IDEMPOTENCY_KEY": "retry-2"}
+    assert create(as_alice, **key).status_code == 503
+    assert customers_stub.reservations == {}
+    customers_stub.mode = "normal"
+    response = create(as_alice, **key)
+    assert response.status_code == 201
+    assert response.json()["state"] == "APPROVED"
+    first, refused, renewed = (json.loads(c["body"]) for c in posted(customers_stub))
+    assert first["order_id"] == refused["order_id"] != renewed["order_id"]
+    assert renewed["order_id"] == response.json()["id"] == str(Order.objects.get().pk)
+    assert customers_stub.available(1) == Decimal("90.00")
+    assert create(as_alice, **key).json() == response.json()  # replayed
+
+
 # -- idempotency ---------------------------------------------------------------
 def test_same_key_returns_the_first_result_without_a_second_reservation(
     as_alice, customers_stub
