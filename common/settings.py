@@ -35,18 +35,7 @@ def env_list(name: str, default: str) -> list[str]:
     ]
 
 
-def _dev_secret_key() -> str:
-    """Return a per-checkout random key kept in ``var/`` (never committed)."""
-    path = VAR_DIR / "secret_key"
-    if not path.exists():
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(50))
-    return path.read_text().strip()
-
-
-def _dev_secret(name: str, prefix: str = "") -> str:
+def _dev_secret(name: str, prefix: str = "", nbytes: int = 32) -> str:
     """Return the random secret kept in ``VAR_DIR/<name>``, made on first use.
 
     A new secret starts with ``prefix``.
@@ -61,7 +50,7 @@ def _dev_secret(name: str, prefix: str = "") -> str:
             tmp = VAR_DIR / f".{name}.{os.getpid()}.tmp"
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as handle:
-                handle.write(prefix + secrets.token_urlsafe(32))
+                handle.write(prefix + secrets.token_urlsafe(nbytes))
             try:
                 os.link(tmp, path)
             except FileExistsError:  # another process made it first
@@ -96,7 +85,7 @@ def database(env_name: str, project: str) -> dict:
 
 
 DEBUG = env_bool("DJANGO_DEBUG")
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or _dev_secret_key()
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or _dev_secret("secret_key", nbytes=50)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 
 # Production over HTTPS (README "Production"; the values used are in
