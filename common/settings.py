@@ -122,6 +122,14 @@ REVOCATION_FEED_URL = os.environ.get(
 REVOCATION_FEED_TOKEN = os.environ.get("REVOCATION_FEED_TOKEN") or _dev_secret(
     "revocation_feed_token", prefix=INSECURE_TOKEN_PREFIX
 )
+# The orders service's OAuth client "orders" (it exchanges the caller's token for
+# one meant for customers, RFC 8693). Unset, a random secret is kept in VAR_DIR
+# and the gateway's seed_demo provisions the client with it; set it in
+# production (a Secret shared by the gateway's provisioning and orders).
+ORDERS_CLIENT_ID = os.environ.get("ORDERS_CLIENT_ID", "orders")
+ORDERS_CLIENT_SECRET = os.environ.get("ORDERS_CLIENT_SECRET") or _dev_secret(
+    "orders_client_secret", prefix=INSECURE_TOKEN_PREFIX
+)
 ORDERS_SERVICE_URL = os.environ.get("ORDERS_SERVICE_URL", "http://127.0.0.1:8001")
 CUSTOMERS_SERVICE_URL = os.environ.get("CUSTOMERS_SERVICE_URL", "http://127.0.0.1:8002")
 # Peers whose X-Forwarded-Host/-Proto are honoured (shared_auth.forwarded): the
