@@ -4,12 +4,14 @@ Users are deactivated, deleted or given a new password from the admin, from
 ``manage.py changepassword``, from a shell or from other apps; these receivers
 turn each of those into one ``subject_tokens_revoke`` call, in the same
 transaction as the change. ``QuerySet.update()`` sends no signal: call
-``subject_tokens_revoke`` yourself after one.
+``subject_tokens_revoke`` yourself after one. Creating a user, giving one a
+first password and the hash upgrade at login revoke nothing.
 """
 
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import is_password_usable
 from django.contrib.auth.models import AbstractBaseUser
 
 from gateway_project.identity.services import subject_of, subject_tokens_revoke
@@ -30,13 +32,28 @@ def _is_deactivation(user: AbstractBaseUser, update_fields: Any) -> bool:
 
 
 def _is_password_change(user: AbstractBaseUser, update_fields: Any) -> bool:
-    """Return True if ``set_password()`` was called before this save.
+    """Return True if this save replaces a usable password (one query, if any).
 
-    A hash upgrade at login (``check_password``'s setter) is not a change:
-    Django clears ``_password`` before that save.
+    Only a user who could already log in with a password has tokens that a
+    new password should end, so a first password (the stored one empty or
+    unusable, as ``get_or_create`` or ``create_user(password=None)`` leave it)
+    is not a change. ``set_password()`` marks a new password (``_password``);
+    ``set_unusable_password()`` (locking the user out) leaves an unusable hash
+    and is a change. A hash upgrade at login (``check_password``'s setter) is
+    not: Django clears ``_password`` before that save.
     """
-    changed = getattr(user, "_password", None) is not None
-    return changed and _saves(update_fields, "password")
+    if not _saves(update_fields, "password"):
+        return False
+    if getattr(user, "_password", None) is None and user.has_usable_password():
+        return False
+    model = type(user)
+    stored = (
+        model._default_manager.filter(pk=user.pk)
+        .values_list("password", flat=True)
+        .first()
+    )
+    had_password = bool(stored) and is_password_usable(stored)
+    return had_password and stored != user.password
 
 
 def note_revoking_change(

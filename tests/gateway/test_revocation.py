@@ -1,11 +1,14 @@
 """Revocation at the gateway: what revokes, what is refused at once, the feed."""
 
+import logging
 import time
 from datetime import UTC, datetime, timedelta
+from io import StringIO
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import caches
+from django.core.management import call_command
 from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
@@ -144,6 +147,114 @@ def test_a_password_hash_upgrade_at_login_is_not_a_change(alice, login, settings
     alice.refresh_from_db()
     assert alice.password != old_hash  # upgraded to the preferred hasher
     assert not SubjectRevocation.objects.exists()
+
+
+# -- what does not revoke: a new user, a first password ---------------------------
+def feed_subs(api, settings) -> list[str]:
+    """Return the subjects the revocation feed lists right now."""
+    settings.REVOCATION_FEED_TOKEN = "feed-credential-for-tests"
+    response = api.get(FEED, **bearer(settings.REVOCATION_FEED_TOKEN))
+    assert response.status_code == 200, response.content
+    return [entry["sub"] for entry in response.json()["revocations"]]
+
+
+def test_creating_users_revokes_nothing(api, settings, caplog):
+    caplog.set_level(logging.INFO)
+    User.objects.create_user("carol", password="carol-pass-1234")
+    User.objects.create_user("dave")  # an unusable password
+    User.objects.create(username="erin")  # an empty one
+    User.objects.create_superuser("root", password="root-pass-1234")
+    assert not SubjectRevocation.objects.exists()
+    assert feed_subs(api, settings) == []
+    assert "Revoked the tokens" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "new_user",
+    [
+        lambda: User.objects.get_or_create(username="carol")[0],  # password ""
+        lambda: User.objects.create_user("carol"),  # unusable password
+    ],
+    ids=["get_or_create", "create_user_without_password"],
+)
+def test_a_first_password_is_not_a_change_the_next_one_is(
+    api, settings, login, new_user
+):
+    carol = new_user()
+    carol.set_password("carol-first-pass")
+    carol.save()
+    assert not SubjectRevocation.objects.exists()
+    assert feed_subs(api, settings) == []
+    first = login("carol", "carol-first-pass").json()
+    assert me(api, first["access"]).status_code == 200
+
+    carol.set_password("carol-second-pass")
+    carol.save(update_fields=["password"])
+    assert feed_subs(api, settings) == [str(carol.pk)]
+    assert_refused_everywhere(api, first)
+
+
+def test_locking_a_user_out_revokes_and_a_later_password_does_not_reopen(
+    api, settings, alice, tokens, login
+):
+    alice.set_unusable_password()
+    alice.save()
+    assert feed_subs(api, settings) == [str(alice.pk)]
+    assert_refused_everywhere(api, tokens)
+    not_before = SubjectRevocation.objects.get().not_before
+    alice.set_password("alice-is-back-again")  # a first password again
+    alice.save()
+    assert SubjectRevocation.objects.get().not_before == not_before
+    assert_refused_everywhere(api, tokens)
+    assert login("alice", "alice-is-back-again").status_code == 200
+
+
+def test_a_password_change_is_in_the_feed(api, settings, alice):
+    alice.set_password("another-horse-battery")
+    alice.save()
+    assert feed_subs(api, settings) == [str(alice.pk)]
+
+
+def test_a_hash_upgrade_at_login_is_not_in_the_feed(api, settings, alice, login):
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+    ]
+    old_hash = alice.password
+    assert login("alice").status_code == 200
+    alice.refresh_from_db()
+    assert alice.password != old_hash
+    assert feed_subs(api, settings) == []
+
+
+def test_seeding_the_demo_users_revokes_nothing_even_twice(api, settings, caplog):
+    settings.DEBUG = True
+    caplog.set_level(logging.INFO)
+    call_command("seed_demo", stdout=StringIO())
+    alice = login_tokens(api, "alice", "alice-demo-pass")
+    call_command("seed_demo", stdout=StringIO())
+    assert "Revoked the tokens" not in caplog.text
+    assert not SubjectRevocation.objects.exists()
+    assert feed_subs(api, settings) == []
+    assert me(api, alice["access"]).status_code == 200
+
+
+def test_seeding_resets_a_changed_demo_password_and_revokes(api, settings):
+    settings.DEBUG = True
+    call_command("seed_demo", stdout=StringIO())
+    bob = User.objects.get(username="bob")
+    bob.set_password("bob-changed-it")
+    bob.save()
+    SubjectRevocation.objects.all().delete()
+    call_command("seed_demo", stdout=StringIO())
+    assert feed_subs(api, settings) == [str(bob.pk)]
+    assert login_tokens(api, "bob", "bob-demo-pass")["access"]
+
+
+def login_tokens(api, username: str, password: str) -> dict[str, str]:
+    response = post(api, "/auth/token/", {"username": username, "password": password})
+    assert response.status_code == 200, response.content
+    return response.json()
 
 
 def test_the_admin_action_revokes_access_and_refresh_tokens(

@@ -23,6 +23,7 @@ class Command(BaseCommand):
             user, created = User.objects.get_or_create(username=username)
             user.is_active = True
             user.is_staff = user.is_superuser = superuser
-            user.set_password(password)
+            if not user.check_password(password):  # a re-run changes nothing
+                user.set_password(password)
             user.save()
             self.stdout.write(f"{'created' if created else 'updated'} {username}")
