@@ -4,9 +4,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 SETTINGS := gateway_project.settings orders_service.settings customers_service.settings
+DEMO_GATEWAY ?= http://127.0.0.1:8000
+DEMO_ORDERS ?= http://127.0.0.1:8001
 
 .DEFAULT_GOAL := help
-.PHONY: help install migrate seed run lint test bench clean
+.PHONY: help install migrate seed run demo lint test bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -24,8 +26,11 @@ migrate: install ## Migrate the three databases
 seed: migrate ## Create the demo users (idempotent)
 	DJANGO_DEBUG=1 $(PY) manage.py seed_demo
 
-run: seed ## Start gateway :8000, orders :8001, customers :8002 in the foreground
+run: seed ## Start gateway :8000, orders :8001, customers :8002 (banner when up)
 	DJANGO_DEBUG=1 WEB_CONCURRENCY=1 $(VENV)/bin/honcho start -f Procfile
+
+demo: install ## With make run going: walk the token story (DEMO_GATEWAY=, DEMO_ORDERS=)
+	$(PY) -m common.demo --gateway $(DEMO_GATEWAY) --orders $(DEMO_ORDERS)
 
 lint: install ## Check the code with ruff
 	$(VENV)/bin/ruff check .
