@@ -7,6 +7,7 @@ starts empty, her tokens stay valid) must not see.
 
 from __future__ import annotations
 
+import http.server
 import os
 import queue
 import re
@@ -230,6 +231,50 @@ def test_no_banner_until_every_project_answers(own_stack):
     assert missing == ["gone"]
     assert slept  # it retried before giving up
     assert welcome.stack_wait({"gateway": own_stack.url("gateway")}) == []
+
+
+class _HealthyButBroken(http.server.BaseHTTPRequestHandler):
+    """Answers /healthz and fails everything else, like a half-migrated stack."""
+
+    def do_GET(self) -> None:  # noqa: N802 - the http.server hook
+        self.send_response(200 if self.path == "/healthz" else 503)
+        self.end_headers()
+
+    do_POST = do_GET  # noqa: N815
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_failed_seed_still_prints_the_banner_and_keeps_the_stack_up():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _HealthyButBroken)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    env = {
+        **os.environ,
+        "JWT_ISSUER": url,
+        "ORDERS_SERVICE_URL": url,
+        "CUSTOMERS_SERVICE_URL": url,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "common.welcome"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines = Lines(proc)
+    try:
+        text = banner_of(lines)
+        assert "alice's order:  could not be created:" in text
+        assert "503" in text
+        time.sleep(0.5)
+        assert proc.poll() is None  # exiting would make honcho stop the stack
+    finally:
+        proc.send_signal(signal.SIGINT)
+        server.shutdown()
+    assert proc.wait(timeout=10) == 0
 
 
 # -- make demo -----------------------------------------------------------------
