@@ -187,15 +187,38 @@ def test_a_second_run_makes_no_second_order(own_stack):
     assert len(orders) == 1
 
 
-def test_ctrl_c_to_honcho_stops_everything(own_stack, tmp_path):
-    procfile = tmp_path / "Procfile"
-    procfile.write_text(
-        f"welcome: {sys.executable} -m common.welcome\nworker: sleep 600\n"
-    )
+def make_run_procfile(directory: Path, ports: dict[str, int]) -> Path:
+    """Return the repository's Procfile with each gunicorn bound to ``ports``."""
+    lines = []
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        name = line.split(":", 1)[0]
+        if name in ports:
+            line += f" --bind 127.0.0.1:{ports[name]}"
+        lines.append(line)
+    procfile = directory / "Procfile"
+    procfile.write_text("\n".join(lines) + "\n")
+    return procfile
+
+
+def test_make_run_prints_the_banner_after_boot_and_ctrl_c_stops_all(
+    own_stack, tmp_path
+):
+    """``make run``'s Procfile under honcho, on free ports and own_stack's data."""
+    ports = {name: free_port() for name in ("gateway", "orders", "customers")}
+    url = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    env = {
+        **own_stack.env,
+        "DJANGO_DEBUG": "1",
+        "WEB_CONCURRENCY": "1",
+        "JWT_ISSUER": url["gateway"],
+        "ORDERS_SERVICE_URL": url["orders"],
+        "CUSTOMERS_SERVICE_URL": url["customers"],
+    }
+    procfile = make_run_procfile(tmp_path, ports)
     honcho = subprocess.Popen(
         [str(HONCHO), "start", "-f", str(procfile), "-d", str(ROOT), "--no-colour"],
         cwd=ROOT,
-        env=own_stack.env,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -203,13 +226,19 @@ def test_ctrl_c_to_honcho_stops_everything(own_stack, tmp_path):
     )
     lines = Lines(honcho)
     try:
-        output = lines.until(RULE)
-        output += lines.until(RULE)
+        output = lines.until(RULE, timeout=90)
+        banner = lines.until(RULE)
+        assert f"Gateway: {url['gateway']}" in banner
+        assert "alice's order:  APPROVED" in banner
+        for name in ports:  # the banner comes after every project booted
+            assert re.search(rf"{name}\.1 .*Booting worker", output), output
         pids = [int(pid) for pid in re.findall(r"started \(pid=(\d+)\)", output)]
-        assert len(pids) == 2, output
+        assert len(pids) == 4, output
+        time.sleep(1)
+        assert honcho.poll() is None
         # Ctrl-C: the terminal sends SIGINT to the whole foreground group.
         os.killpg(honcho.pid, signal.SIGINT)
-        honcho.wait(timeout=15)
+        honcho.wait(timeout=30)
     finally:
         if honcho.poll() is None:
             os.killpg(honcho.pid, signal.SIGKILL)
@@ -218,7 +247,11 @@ def test_ctrl_c_to_honcho_stops_everything(own_stack, tmp_path):
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
-    assert "Traceback" not in output + rest
+    for base in url.values():
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"{base}/healthz", timeout=2)
+    assert rest.count(RULE) == 0  # one banner
+    assert "Traceback" not in output + banner + rest
 
 
 def test_no_banner_until_every_project_answers(own_stack):
