@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TextIO
 
 import requests
@@ -29,13 +29,14 @@ DEMO_CREDIT_LIMIT = "500.00"
 DEMO_ORDER_TOTAL = "120.00"
 
 
-def stack_urls(environ: dict[str, str] | os._Environ = os.environ) -> dict[str, str]:
+def stack_urls(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     """Return the base URLs of the three projects, from the stack's variables."""
-    return {
-        "gateway": environ.get("JWT_ISSUER", "http://127.0.0.1:8000").rstrip("/"),
+    urls = {
+        "gateway": environ.get("JWT_ISSUER", "http://127.0.0.1:8000"),
         "orders": environ.get("ORDERS_SERVICE_URL", "http://127.0.0.1:8001"),
         "customers": environ.get("CUSTOMERS_SERVICE_URL", "http://127.0.0.1:8002"),
     }
+    return {name: url.rstrip("/") for name, url in urls.items()}
 
 
 def stack_wait(
@@ -50,7 +51,7 @@ def stack_wait(
     while waiting:
         for name, url in list(waiting.items()):
             try:
-                if requests.get(f"{url.rstrip('/')}/healthz", timeout=1).ok:
+                if requests.get(f"{url}/healthz", timeout=1).ok:
                     del waiting[name]
             except requests.RequestException:
                 pass
