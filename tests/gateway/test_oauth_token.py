@@ -356,3 +356,14 @@ def test_a_secret_is_hashed_once_per_process(batch, monkeypatch):
     assert selectors.client_authenticate(client_id="batch", secret=new)
     assert selectors.client_authenticate(client_id="batch", secret=new)
     assert calls == [1, 1, 1, 1]
+
+
+def test_a_broken_throttle_cache_does_not_stop_clients(api, batch, settings, caplog):
+    settings.CACHES = {
+        **settings.CACHES,
+        "login_throttle": {"BACKEND": "tests.shared_auth.broken_cache.BrokenCache"},
+    }
+    assert post_form(api, TOKEN_URL, {**CC, **form_auth(batch)}).status_code == 200
+    data = {**CC, "client_id": "batch", "client_secret": "wrong"}
+    assert_error(post_form(api, TOKEN_URL, data), 401, "invalid_client")
+    assert "Client throttle unavailable" in caplog.text
