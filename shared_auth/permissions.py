@@ -129,7 +129,8 @@ class HasScope(_Configured):
     (the class, or ``HasScope()``) reads the view's ``required_scopes``: a
     mapping from the action (viewsets) or HTTP method to one scope or a
     tuple of scopes. An operation the mapping does not name is refused (fail
-    closed); ``HEAD`` and ``OPTIONS`` fall back to ``GET``'s entry.
+    closed; a method the view has no handler for is left to DRF's 405);
+    ``HEAD`` and ``OPTIONS`` fall back to ``GET``'s entry.
     """
 
     def __init__(self, *scopes: str) -> None:
@@ -148,6 +149,8 @@ class HasScope(_Configured):
     def has_permission(self, request: Request, view: APIView) -> bool:
         """Return True if the token holds every required scope."""
         required = self.required(request, view)
+        if not required and not hasattr(view, request.method.lower()):
+            return True  # a method the view does not handle: DRF answers 405
         if not required:
             logger.error(
                 "%s declares no scope for %s: refused",
