@@ -68,10 +68,13 @@ def test_bare_has_scope_reads_the_view_by_action_then_method():
 
 
 def test_an_operation_without_declared_scopes_is_refused(caplog):
-    view = SimpleNamespace(required_scopes={"GET": "r"})
+    handlers = {"get": print, "delete": print}
+    view = SimpleNamespace(required_scopes={"GET": "r"}, **handlers)
     assert not HasScope().has_permission(request_for("r w", "DELETE"), view)
-    assert not HasScope().has_permission(request_for("r"), SimpleNamespace())
+    assert not HasScope().has_permission(request_for("r"), SimpleNamespace(get=print))
     assert "declares no scope" in caplog.text
+    # A method the view does not handle at all is left to DRF's 405.
+    assert HasScope().has_permission(request_for("", "PUT"), view)
 
 
 def test_actor_in_allows_only_the_named_current_actor(settings):
