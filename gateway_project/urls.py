@@ -14,5 +14,6 @@ urlpatterns = [
     *common_urlpatterns,
     path("readyz", health.readyz, name="readyz"),
     path("", include("gateway_project.identity.urls")),
+    path("", include("gateway_project.oauth.urls")),
     path("", include("gateway_project.proxy.urls")),
 ]

@@ -78,8 +78,10 @@ class GatewayJWTAuthentication(JWTAuthentication):
         return list(settings.JWT_AUDIENCE)
 
     def check_revocation(self, claims: Mapping[str, Any]) -> None:
-        """Refuse a token issued at or before its subject's revocation."""
-        if memo.is_revoked(sub=claims["sub"], iat=claims["iat"]):
+        """Refuse a token of a revoked subject, or one revoked by its ``jti``."""
+        jti = claims.get("jti")
+        jti = jti if isinstance(jti, str) else None
+        if memo.is_revoked(sub=claims["sub"], iat=claims["iat"], jti=jti):
             raise AuthenticationFailed(
                 _("Token has been revoked."), code="token_revoked"
             )

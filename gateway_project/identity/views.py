@@ -43,6 +43,7 @@ from gateway_project.identity.authentication import (
 from gateway_project.identity.selectors import (
     revocation_window,
     subject_revocations_since,
+    token_revocations_since,
 )
 from gateway_project.identity.services import subject_tokens_revoke
 from gateway_project.identity.throttling import LOGIN_THROTTLES
@@ -73,7 +74,25 @@ class BodyLimitMixin:
         super().initial(request, *args, **kwargs)
 
 
-class LoginView(BodyLimitMixin, simplejwt_views.TokenObtainPairView):
+def no_store(response: HttpResponse) -> HttpResponse:
+    """Mark ``response`` as never to be cached (RFC 6749 section 5.1); return it."""
+    patch_cache_control(response, no_store=True)
+    response["Pragma"] = "no-cache"
+    return response
+
+
+class NoStoreMixin:
+    """Every answer of the view carries ``Cache-Control: no-store``: it holds a
+    token or the claims of one."""
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        return no_store(response)
+
+
+class LoginView(NoStoreMixin, BodyLimitMixin, simplejwt_views.TokenObtainPairView):
     """``POST /auth/token/``: 200 ``{access, refresh}``, 401, or 429 when throttled."""
 
     throttle_classes = LOGIN_THROTTLES
@@ -91,7 +110,7 @@ class LoginView(BodyLimitMixin, simplejwt_views.TokenObtainPairView):
             raise
 
 
-class RefreshView(BodyLimitMixin, simplejwt_views.TokenRefreshView):
+class RefreshView(NoStoreMixin, BodyLimitMixin, simplejwt_views.TokenRefreshView):
     """``POST /auth/token/refresh/``: new pair; the old refresh token is blacklisted."""
 
 
@@ -127,7 +146,7 @@ class LogoutView(BodyLimitMixin, simplejwt_views.TokenBlacklistView):
         return GatewayJWTAuthentication().authenticate_header(request)
 
 
-class MeView(APIView):
+class MeView(NoStoreMixin, APIView):
     """``GET /auth/me/``: the caller's claims, as the services see them."""
 
     authentication_classes = [GatewayJWTAuthentication]
@@ -145,12 +164,13 @@ FEED_OVERLAP = timedelta(seconds=10)
 class RevocationFeedView(APIView):
     """``GET /auth/revocations/?since=<epoch seconds>``: for the services only.
 
-    200 ``{"time", "window", "revocations": [{"sub", "not_before"}, ...]}``:
-    the subjects revoked after ``since`` (minus ``FEED_OVERLAP``) whose
-    revocation still matters (``not_before`` within ``window`` seconds of
-    ``time``), oldest first; times are epoch seconds with microseconds. Pass
-    ``time`` as the next ``since``. 401 without the feed credential, 400 for a
-    bad ``since``.
+    200 ``{"time", "window", "revocations": [{"sub", "not_before"}, ...],
+    "tokens": [{"jti", "exp"}, ...]}``: the subjects revoked after ``since``
+    (minus ``FEED_OVERLAP``) whose revocation still matters (``not_before``
+    within ``window`` seconds of ``time``), and the access tokens revoked one by
+    one (RFC 7009) after ``since`` (same overlap) that have not expired, oldest
+    first; times are epoch seconds with microseconds. Pass ``time`` as the next
+    ``since``. 401 without the feed credential, 400 for a bad ``since``.
     """
 
     authentication_classes = [RevocationFeedAuthentication]
@@ -161,6 +181,7 @@ class RevocationFeedView(APIView):
         now = timezone.now()
         since = parse_since(request.query_params.get("since"), now=now)
         entries = subject_revocations_since(since=since - FEED_OVERLAP, now=now)
+        revoked = token_revocations_since(since=since - FEED_OVERLAP, now=now)
         response = Response(
             {
                 "time": now.timestamp(),
@@ -168,6 +189,9 @@ class RevocationFeedView(APIView):
                 "revocations": [
                     {"sub": sub, "not_before": not_before.timestamp()}
                     for sub, not_before in entries
+                ],
+                "tokens": [
+                    {"jti": jti, "exp": exp.timestamp()} for jti, exp in revoked
                 ],
             }
         )
@@ -215,21 +239,21 @@ class JWKSView(PublicDocumentView):
 
 
 class OpenIDConfigurationView(PublicDocumentView):
-    """``GET /.well-known/openid-configuration``: where the issuer's keys are."""
+    """``GET /.well-known/openid-configuration``: the RFC 8414 metadata
+    (``oauth.views.authorization_server_metadata``) plus OpenID Discovery's."""
 
     def document(self) -> dict[str, Any]:
+        from gateway_project.oauth.views import authorization_server_metadata
+
         issuer = settings.JWT_ISSUER
         return {
-            "issuer": issuer,
-            "jwks_uri": issuer + reverse("identity:jwks"),
-            "token_endpoint": issuer + reverse("identity:token_obtain_pair"),
+            **authorization_server_metadata(),
             "userinfo_endpoint": issuer + reverse("identity:me"),
-            "grant_types_supported": ["password", "refresh_token"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": list(keys.SUPPORTED_ALGORITHMS),
             "claims_supported": [
                 *("iss", "aud", "sub", "exp", "iat", "jti"),
-                *("username", "roles", "token_type"),
+                *("client_id", "scope", "act", "username", "roles", "token_type"),
             ],
         }
 
