@@ -11,6 +11,7 @@ from common.settings import (
     JWT_ISSUER,
     REDIS_URL,
     REST_FRAMEWORK,
+    SECURE_REDIRECT_EXEMPT,
     VAR_DIR,
     database,
     env_list,
@@ -75,6 +76,10 @@ LOGIN_SCOPE = os.environ.get(
     "LOGIN_SCOPE", "orders:read orders:write customers:read customers:write"
 )
 FIRST_PARTY_CLIENT_ID = "gateway"
+# The services call the OAuth endpoints in-cluster over plain http (like the
+# revocation feed); outside, the Ingress redirects to https before the gateway,
+# and a redirect would not unsend a secret anyway.
+SECURE_REDIRECT_EXEMPT = [*SECURE_REDIRECT_EXEMPT, r"^auth/oauth/"]
 # Token exchange delegates a scope only if the subject token holds it, or holds
 # one that implies it here: a user who may write orders (orders:write) lets the
 # orders service reserve credit for them (reservations:write), a scope no login

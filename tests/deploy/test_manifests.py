@@ -158,6 +158,47 @@ def test_every_project_reads_the_same_feed_token_from_one_secret(by_kind, config
     assert "REVOCATION_FEED_TOKEN" not in config
 
 
+def test_orders_and_the_gateways_provisioning_share_the_client_secret(by_kind, config):
+    """The orders pods authenticate at the gateway's token endpoint with the
+    secret the gateway's Job provisions client "orders" with: one Secret."""
+    ref = ("orders-client", "ORDERS_CLIENT_SECRET")
+    job = by_kind["Job"]["gateway-migrate"]["spec"]["template"]
+    provision = next(
+        c for c in containers(job) if "provision_clients" in c.get("command", [])
+    )
+    readers = {
+        "orders web": secret_env(web(by_kind, "orders")),
+        "gateway provisioning": secret_env(provision),
+    }
+    for name, env in readers.items():
+        assert env.get("ORDERS_CLIENT_SECRET") == ref, name
+    for container in (web(by_kind, "orders"), provision):
+        entry = next(e for e in container["env"] if e["name"] == "ORDERS_CLIENT_SECRET")
+        assert entry["valueFrom"]["secretKeyRef"].get("optional") is not True
+    # Nobody else holds it, and it is never a literal or in the ConfigMap.
+    for (kind, name), template in pod_specs(by_kind).items():
+        for container in containers(template):
+            if container is provision or (
+                (kind, name) == ("Deployment", "orders") and container["name"] == "web"
+            ):
+                continue
+            assert "ORDERS_CLIENT_SECRET" not in secret_env(container), (
+                name,
+                container,
+            )
+            assert "ORDERS_CLIENT_SECRET" not in literal_env(container)
+    assert "ORDERS_CLIENT_SECRET" not in config
+
+
+def test_the_gateway_job_provisions_the_clients_after_migrating(by_kind):
+    job = by_kind["Job"]["gateway-migrate"]["spec"]["template"]["spec"]
+    (migrate,) = job["initContainers"]  # run to completion first
+    assert migrate["command"][-2:] == ["migrate", "--noinput"]
+    assert [c["command"] for c in job["containers"]] == [
+        ["python", "manage.py", "provision_clients"]
+    ]
+
+
 def in_cluster_target(by_kind, url: str) -> tuple[str, str]:
     """Return the Deployment and its container port name an in-cluster URL reaches."""
     parts = urlsplit(url)
@@ -237,9 +278,9 @@ def test_signing_keys_are_a_read_only_secret_only_the_gateway_mounts(by_kind):
 # -- migrations ----------------------------------------------------------------------
 @pytest.mark.parametrize("project", PROJECTS)
 def test_migrations_run_as_a_job_not_at_container_start(by_kind, project):
-    job = by_kind["Job"][f"{project}-migrate"]["spec"]["template"]["spec"]
-    assert job["restartPolicy"] == "Never"
-    assert job["containers"][0]["command"] == [
+    job = by_kind["Job"][f"{project}-migrate"]["spec"]["template"]
+    assert job["spec"]["restartPolicy"] == "Never"
+    assert containers(job)[0]["command"] == [
         "python",
         "manage.py",
         "migrate",
