@@ -278,3 +278,18 @@ def test_the_feed_lists_revoked_token_ids_until_they_expire(
     # Expired: never sent.
     TokenRevocation.objects.update(exp=timezone.now())
     assert api.get("/auth/revocations/?since=0", **feed).json()["tokens"] == []
+
+
+def test_the_admin_lists_revoked_tokens_read_only(client, batch, machine_token, api):
+    from django.contrib.auth.models import User
+
+    revoke(api, creds(batch), machine_token)
+    client.force_login(User.objects.create_superuser("root", password="x"))
+    jti = decode(machine_token)["jti"]
+    listing = client.get("/admin/identity/tokenrevocation/")
+    assert listing.status_code == 200
+    assert jti in listing.content.decode()
+    assert client.get("/admin/identity/tokenrevocation/add/").status_code == 403
+    url = f"/admin/identity/tokenrevocation/{jti}/delete/"
+    assert client.post(url, {"post": "yes"}).status_code == 403
+    assert TokenRevocation.objects.filter(jti=jti).exists()

@@ -333,3 +333,37 @@ def test_an_error_body_is_json_even_for_hostile_bytes(api, batch):
     )
     assert response.status_code in (400, 401)
     json.loads(response.content)
+
+
+def test_a_secret_is_hashed_once_per_process(batch, monkeypatch):
+    client, secret = batch
+    calls = []
+    real = selectors.check_password
+    monkeypatch.setattr(
+        selectors, "check_password", lambda s, h: calls.append(1) or real(s, h)
+    )
+    for _ in range(3):
+        assert selectors.client_authenticate(client_id="batch", secret=secret)
+    assert calls == [1]
+    # A wrong secret still costs a full check (and fails).
+    assert selectors.client_authenticate(client_id="batch", secret="x") is None
+    assert calls == [1, 1]
+    # A new secret: the old one is refused, the new one checked once.
+    from gateway_project.oauth.services import client_secret_set
+
+    new = client_secret_set(client=client)
+    assert selectors.client_authenticate(client_id="batch", secret=secret) is None
+    assert selectors.client_authenticate(client_id="batch", secret=new)
+    assert selectors.client_authenticate(client_id="batch", secret=new)
+    assert calls == [1, 1, 1, 1]
+
+
+def test_a_broken_throttle_cache_does_not_stop_clients(api, batch, settings, caplog):
+    settings.CACHES = {
+        **settings.CACHES,
+        "login_throttle": {"BACKEND": "tests.shared_auth.broken_cache.BrokenCache"},
+    }
+    assert post_form(api, TOKEN_URL, {**CC, **form_auth(batch)}).status_code == 200
+    data = {**CC, "client_id": "batch", "client_secret": "wrong"}
+    assert_error(post_form(api, TOKEN_URL, data), 401, "invalid_client")
+    assert "Client throttle unavailable" in caplog.text
