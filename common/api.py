@@ -15,11 +15,14 @@ from rest_framework.exceptions import (
     APIException,
     ErrorDetail,
     NotFound,
+    PermissionDenied,
     ValidationError,
 )
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from shared_auth.permissions import apply_scope_challenge
 
 
 class CappedPageNumberPagination(PageNumberPagination):
@@ -45,6 +48,7 @@ def json_exception_handler(exc: Exception, context: dict) -> Response | None:
 
     A ``ValidationError`` becomes 400 ``{"detail": "<field>: <message>",
     "code": ..., "errors": {<field>: [...]}}``. A 404 never names the model.
+    A 403 for a missing scope is RFC 6750's ``insufficient_scope`` answer.
     """
     if isinstance(exc, Http404):
         exc = NotFound()
@@ -65,6 +69,8 @@ def json_exception_handler(exc: Exception, context: dict) -> Response | None:
     elif isinstance(response.data, dict) and "detail" in response.data:
         detail = response.data["detail"]
         response.data.setdefault("code", getattr(detail, "code", "error"))
+    if isinstance(exc, PermissionDenied):
+        apply_scope_challenge(response, context.get("request"))
     return response
 
 

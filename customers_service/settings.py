@@ -1,7 +1,7 @@
 """Settings of the customers service."""
 
 from common.settings import *  # noqa: F403
-from common.settings import INSTALLED_APPS, REST_FRAMEWORK, database
+from common.settings import INSTALLED_APPS, REST_FRAMEWORK, database, env_list
 
 PROJECT = "customers"
 ROOT_URLCONF = "customers_service.urls"
@@ -14,6 +14,10 @@ INSTALLED_APPS = [*INSTALLED_APPS, "drf_spectacular", "customers_service.custome
 # for every key and its default; ISSUER and JWKS_URL default to JWT_ISSUER and
 # JWT_JWKS_URL).
 SHARED_AUTH = {"AUDIENCE": PROJECT}
+
+# The services whose delegated tokens (act.sub) may write credit reservations
+# (docs/delegation.md).
+RESERVATION_ACTORS = env_list("RESERVATION_ACTORS", "orders")
 
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
@@ -30,6 +34,8 @@ SPECTACULAR_SETTINGS = {
         "Every call needs a gateway-issued bearer token."
     ),
     "VERSION": "1.0.0",
+    # 3.1: each operation lists the bearer token scopes it needs.
+    "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
 }

@@ -1,7 +1,13 @@
 """Settings of the orders service."""
 
 from common.settings import *  # noqa: F403
-from common.settings import INSTALLED_APPS, REST_FRAMEWORK, database
+from common.settings import (
+    INSTALLED_APPS,
+    ORDERS_CLIENT_ID,
+    ORDERS_CLIENT_SECRET,
+    REST_FRAMEWORK,
+    database,
+)
 
 PROJECT = "orders"
 ROOT_URLCONF = "orders_service.urls"
@@ -13,7 +19,13 @@ INSTALLED_APPS = [*INSTALLED_APPS, "drf_spectacular", "orders_service.orders"]
 # shared_auth verifies every request's bearer token itself (see shared_auth/conf.py
 # for every key and its default; ISSUER and JWKS_URL default to JWT_ISSUER and
 # JWT_JWKS_URL).
-SHARED_AUTH = {"AUDIENCE": PROJECT}
+# The orders service calls customers with tokens exchanged at the gateway's
+# token endpoint as OAuth client ORDERS_CLIENT_ID (docs/delegation.md).
+SHARED_AUTH = {
+    "AUDIENCE": PROJECT,
+    "CLIENT_ID": ORDERS_CLIENT_ID,
+    "CLIENT_SECRET": ORDERS_CLIENT_SECRET,
+}
 
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
@@ -30,6 +42,8 @@ SPECTACULAR_SETTINGS = {
         "Every call needs a gateway-issued bearer token."
     ),
     "VERSION": "1.0.0",
+    # 3.1: each operation lists the bearer token scopes it needs.
+    "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
 }

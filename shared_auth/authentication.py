@@ -131,7 +131,8 @@ class JWTAuthentication(BaseAuthentication):
     def decode(self, raw_token: str) -> dict[str, Any]:
         """Return the claims of ``raw_token`` once signature and claims are valid.
 
-        Checks: the header (allowed ``alg``, a sane string ``kid``, no ``crit``),
+        Checks: the header (allowed ``alg``, a sane string ``kid``, no ``crit``,
+        ``typ`` of an access token),
         the signature with ``get_public_key(kid)``, ``iss``, ``aud`` against
         ``get_audience()``, ``exp``/``nbf``/``iat`` with ``LEEWAY``, required
         claims, and ``validate_claims`` (token type). ``jku``, ``x5u``, ``jwk``
@@ -195,6 +196,21 @@ class JWTAuthentication(BaseAuthentication):
             raise AuthenticationFailed(
                 _("Token header is not supported."), code="token_not_valid"
             )
+        self.check_type(header.get("typ"))
+
+    def check_type(self, typ: Any) -> None:
+        """Refuse a token whose header ``typ`` is not an access token's.
+
+        RFC 9068 section 4: ``at+jwt`` or ``application/at+jwt``, compared
+        case-insensitively (media types are, RFC 7515 section 4.1.9). This
+        keeps ID tokens, refresh tokens and other JWTs signed by the same keys
+        from being used as access tokens (RFC 8725 section 3.11).
+        """
+        accepted = {value.lower() for value in auth_settings.ACCESS_TOKEN_TYPES}
+        if not isinstance(typ, str) or typ.lower() not in accepted:
+            raise AuthenticationFailed(
+                _("Token is not an access token."), code="token_not_valid"
+            )
 
     def get_public_key(self, kid: str) -> Any:
         """Return the verification key for ``kid`` (a ``PyJWK``) from the JWKS.
@@ -220,9 +236,13 @@ class JWTAuthentication(BaseAuthentication):
         return auth_settings.AUDIENCE
 
     def validate_claims(self, claims: Mapping[str, Any]) -> None:
-        """Refuse a token that is not an access token or has no usable ``sub``."""
+        """Refuse a token that is not an access token or has no usable ``sub``.
+
+        The header ``typ`` says "access token" already (``check_type``); a
+        ``token_type`` claim, when present (simplejwt's), must agree.
+        """
         token_type = claims.get(auth_settings.TOKEN_TYPE_CLAIM)
-        if token_type != auth_settings.ACCESS_TOKEN_TYPE:
+        if token_type is not None and token_type != auth_settings.ACCESS_TOKEN_TYPE:
             raise AuthenticationFailed(
                 _("Token is not an access token."), code="token_not_valid"
             )
@@ -233,7 +253,8 @@ class JWTAuthentication(BaseAuthentication):
             )
 
     def check_revocation(self, claims: Mapping[str, Any]) -> None:
-        """Refuse a token issued at or before its subject's revocation.
+        """Refuse a token issued at or before its subject's revocation, or
+        revoked by itself (its ``jti``, RFC 7009).
 
         The revocations come from the gateway's feed, held in memory
         (``shared_auth.revocation``): no query and, but once per
@@ -241,14 +262,16 @@ class JWTAuthentication(BaseAuthentication):
         (503) if failing closed with a list too old. The gateway overrides this
         to read its own database.
         """
+        client = get_revocation_client()
         try:
-            not_before = get_revocation_client().not_before(claims["sub"])
+            not_before = client.not_before(claims["sub"])
         except RevocationsUnavailable as exc:
             raise ServiceUnavailable(
                 "revocations",
                 detail=_("The token revocation list is unavailable; try again later."),
             ) from exc
-        if not_before is not None and claims["iat"] <= not_before:
+        revoked = not_before is not None and claims["iat"] <= not_before
+        if revoked or client.is_token_revoked(claims.get("jti")):
             raise AuthenticationFailed(
                 _("Token has been revoked."), code="token_revoked"
             )

@@ -15,6 +15,7 @@ class Caller(Protocol):
     id: str
     username: str
     is_staff: bool
+    actor: str
 
 
 def customer_list(*, user: Caller) -> QuerySet[Customer]:

@@ -33,7 +33,11 @@ class CustomerSerializer(serializers.ModelSerializer):
 
 
 class ReservationSerializer(serializers.ModelSerializer):
-    """A credit reservation; who made it comes from the token, never the body."""
+    """A credit reservation; for whom and by whom come from the token only.
+
+    ``sub`` and ``username`` are the user's it was made for, ``actor`` the
+    service that made it (the token's ``act.sub``).
+    """
 
     order_id = serializers.CharField(
         max_length=64,
@@ -49,8 +53,9 @@ class ReservationSerializer(serializers.ModelSerializer):
             "order_id",
             "customer",
             "amount",
-            "reserved_by_sub",
-            "reserved_by_username",
+            "sub",
+            "username",
+            "actor",
             "created_at",
         ]
-        read_only_fields = ["customer", "reserved_by_sub", "reserved_by_username"]
+        read_only_fields = ["customer", "sub", "username", "actor"]

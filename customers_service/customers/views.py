@@ -15,10 +15,12 @@ from customers_service.customers.serializers import (
     CustomerSerializer,
     ReservationSerializer,
 )
-from shared_auth.permissions import IsOwnerOrStaff
+from shared_auth.permissions import ActorIn, HasScope, IsOwnerOrStaff, ReadOnly
 
+READ, WRITE = "customers:read", "customers:write"
+RESERVATIONS_WRITE = "reservations:write"
 # Querysets are scoped to the caller already; the object check is the second lock.
-PERMISSIONS = [IsAuthenticated & IsOwnerOrStaff]
+PERMISSIONS = [IsAuthenticated & HasScope & IsOwnerOrStaff]
 
 
 class CustomerViewSet(viewsets.ModelViewSet):
@@ -26,6 +28,15 @@ class CustomerViewSet(viewsets.ModelViewSet):
 
     serializer_class = CustomerSerializer
     permission_classes = PERMISSIONS
+    required_scopes = {
+        "list": READ,
+        "retrieve": READ,
+        "metadata": READ,
+        "create": WRITE,
+        "update": WRITE,
+        "partial_update": WRITE,
+        "destroy": WRITE,
+    }
     queryset = Customer.objects.none()  # for the schema; see get_queryset()
     lookup_value_regex = "[0-9]{1,18}"
 
@@ -63,10 +74,28 @@ class ReservationViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Credit reservations of one customer the caller may see, keyed by order id."""
+    """Credit reservations of one customer the caller may see, keyed by order id.
+
+    Users read them; only a service acting for the user (a token exchanged
+    by one of ``settings.RESERVATION_ACTORS``, scope ``reservations:write``)
+    writes them: a user's own token cannot reserve or release credit behind
+    its orders' back.
+    """
 
     serializer_class = ReservationSerializer
-    permission_classes = PERMISSIONS
+    permission_classes = [
+        IsAuthenticated
+        & HasScope
+        & (ReadOnly | ActorIn(setting="RESERVATION_ACTORS"))
+        & IsOwnerOrStaff
+    ]
+    required_scopes = {
+        "list": READ,
+        "retrieve": READ,
+        "metadata": READ,
+        "create": RESERVATIONS_WRITE,
+        "destroy": RESERVATIONS_WRITE,
+    }
     queryset = Reservation.objects.none()  # for the schema; see get_queryset()
     lookup_field = "order_id"
     lookup_value_regex = ORDER_ID_PATTERN

@@ -14,7 +14,7 @@ from orders_service.orders.serializers import (
     OrderFilterSerializer,
     OrderSerializer,
 )
-from shared_auth.permissions import IsOwnerOrStaff
+from shared_auth.permissions import HasScope, IsMachineClient, IsOwnerOrStaff, ReadOnly
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     IdempotencyKeyHeader.name,
@@ -28,8 +28,9 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     list=extend_schema(parameters=[OrderFilterSerializer]),
     create=extend_schema(
         parameters=[IDEMPOTENCY_KEY],
-        description="Reserves the credit at the customers service with the "
-        "caller's token: 201 APPROVED, or 201 REJECTED when the credit is short.",
+        description="Reserves the credit at the customers service with a token "
+        "exchanged for the caller's: 201 APPROVED, or 201 REJECTED when the "
+        "credit is short.",
     ),
 )
 class OrderViewSet(
@@ -38,10 +39,23 @@ class OrderViewSet(
     mixins.CreateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Orders of the caller (staff: everyone's); creating one reserves credit."""
+    """Orders of the caller (staff: everyone's); creating one reserves credit.
+
+    A machine client's token acts for no user: it reads every order (with
+    ``orders:read``) and owns none.
+    """
 
     serializer_class = OrderSerializer
-    permission_classes = [IsAuthenticated & IsOwnerOrStaff]
+    permission_classes = [
+        IsAuthenticated & HasScope & (IsOwnerOrStaff | (IsMachineClient & ReadOnly))
+    ]
+    required_scopes = {
+        "list": "orders:read",
+        "retrieve": "orders:read",
+        "metadata": "orders:read",
+        "create": "orders:write",
+        "cancel": "orders:write",
+    }
     queryset = Order.objects.none()  # for the schema; see get_queryset()
     lookup_value_regex = "[0-9a-fA-F-]{32,36}"
 

@@ -3,23 +3,34 @@
 It speaks the customers reservation API (owner-scoped by a fake bearer token,
 idempotent per order id, 409 when credit is short, a released order id refused
 for good) so the orders service's
-``ServiceSession`` is exercised over real sockets. ``mode`` injects faults:
-``"hang"`` applies a reservation and then answers only after the test ends
-(the caller times out), ``"hang_all"`` also hangs releases (without applying
-them), ``"error"`` answers 500.
+``ServiceSession`` is exercised over real sockets. It also stands in for the
+gateway's token endpoint (``TOKEN_PATH``): the orders client exchanges a
+user's token (``alice-token``) for a delegated one (``alice-token~orders``);
+the reservation API accepts only delegated tokens, never a user's own.
+``mode`` injects faults: ``"hang"`` applies a reservation and then answers
+only after the test ends (the caller times out), ``"hang_all"`` also hangs
+releases (without applying them), ``"error"`` answers 500, ``"no_exchange"``
+makes the token endpoint refuse every exchange.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl
 
-TOKENS = {"Bearer alice-token": "1", "Bearer bob-token": "2", "Bearer staff-token": "3"}
+USER_TOKENS = {"alice-token": "1", "bob-token": "2", "staff-token": "3"}
+# Only tokens exchanged by the orders client are accepted by the reservation API.
+TOKENS = {f"Bearer {token}~orders": sub for token, sub in USER_TOKENS.items()}
 STAFF = {"3"}
+TOKEN_PATH = "/auth/oauth/token/"
+CLIENT = ("orders", "orders-test-secret")
+EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 RESERVATIONS = re.compile(r"^/api/customers/(\d+)/reservations/(?:([\w.-]+)/)?$")
 
 
@@ -31,6 +42,7 @@ class CustomersStub:
     reservations: dict[tuple[int, str], Decimal] = field(default_factory=dict)
     released: set[tuple[int, str]] = field(default_factory=set)
     calls: list[dict] = field(default_factory=list)
+    exchanges: list[dict] = field(default_factory=list)
     mode: str = "normal"
     release_hung: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -43,6 +55,7 @@ class CustomersStub:
         self.reservations.clear()
         self.released.clear()
         self.calls.clear()
+        self.exchanges.clear()
         self.mode = "normal"
 
     def add_customer(self, customer_id: int, owner_sub: str, limit: str) -> None:
@@ -56,8 +69,31 @@ class CustomersStub:
         return self.customers[customer_id][1] - reserved
 
     # -- request handling ------------------------------------------------------
+    def exchange(self, headers: dict, body: bytes):
+        """Answer one RFC 8693 exchange as the gateway would (the happy path)."""
+        form = dict(parse_qsl(body.decode()))
+        self.exchanges.append(form)
+        basic = headers.get("Authorization", "").removeprefix("Basic ")
+        if base64.b64decode(basic or "").decode() != ":".join(CLIENT):
+            return 401, {"error": "invalid_client"}
+        if self.mode == "no_exchange" or form.get("subject_token") not in USER_TOKENS:
+            return 400, {"error": "invalid_grant"}
+        if form.get("grant_type") != EXCHANGE_GRANT or form.get("audience") != (
+            "customers"
+        ):
+            return 400, {"error": "invalid_request"}
+        return 200, {
+            "access_token": f"{form['subject_token']}~orders",
+            "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": form.get("scope", ""),
+        }
+
     def handle(self, method: str, path: str, headers: dict, body: bytes):
         """Return ``(status, json body or None)`` for one request."""
+        if path == TOKEN_PATH:
+            return self.exchange(headers, body)
         self.calls.append(
             {"method": method, "path": path, "headers": headers, "body": body}
         )
@@ -104,7 +140,8 @@ def make_handler(stub: CustomersStub) -> type[BaseHTTPRequestHandler]:
                 status, payload = stub.handle(
                     self.command, self.path, dict(self.headers), body
                 )
-            if stub.mode in ("hang", "hang_all") and self.command == "POST":
+            hangs = stub.mode in ("hang", "hang_all") and self.path != TOKEN_PATH
+            if hangs and self.command == "POST":
                 stub.release_hung.wait(timeout=30)
             data = b"" if payload is None else json.dumps(payload).encode()
             try:
