@@ -18,7 +18,7 @@ SHARED_AUTH = {"AUDIENCE": PROJECT}
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
     "DEFAULT_AUTHENTICATION_CLASSES": ["shared_auth.authentication.JWTAuthentication"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "common.schema.ErrorsAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "common.api.CappedPageNumberPagination",
     "EXCEPTION_HANDLER": "customers_service.customers.api_errors.exception_handler",
 }
