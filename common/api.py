@@ -128,7 +128,25 @@ def _from_form(field: serializers.Field) -> bool:
 
     Every value of those is a string; in JSON a number must be a number.
     """
-    return isinstance(getattr(field.root, "initial_data", None), QueryDict)
+    root = field.root
+    return getattr(root, "text_input", False) or isinstance(
+        getattr(root, "initial_data", None), QueryDict
+    )
+
+
+class QuerySerializer(serializers.Serializer):
+    """A serializer of query parameters: ``QuerySerializer(request.query_params)``.
+
+    An empty value (``?name=``) is a value, refused unless the field allows it;
+    DRF would take it as absent, where the schema says it is invalid.
+    """
+
+    text_input = True
+
+    def __init__(self, query_params: QueryDict | None = None, **kwargs: Any) -> None:
+        if query_params is not None:
+            kwargs["data"] = query_params.dict()
+        super().__init__(**kwargs)
 
 
 @extend_schema_field(

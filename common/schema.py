@@ -46,9 +46,10 @@ class ErrorSerializer(serializers.Serializer):
 
 
 ERROR_DESCRIPTIONS = {
-    400: "Invalid input: a field, a query parameter, a header, or a body that "
-    "is not JSON (`parse_error`: also nesting over 32 levels, over 1000 keys, a "
-    "string over 10000 characters, duplicate keys).",
+    400: "Invalid input: a field, a query parameter, a header, a body that is "
+    "not JSON (`parse_error`: also nesting over 32 levels, over 1000 keys, a "
+    "string over 10000 characters, duplicate keys), or a path the gateway "
+    "refuses (`invalid_path`: control characters, dot segments).",
     401: "No, or no valid, bearer token.",
     403: "The token may not do this: the object is someone else's, or the "
     "token lacks the scope (`insufficient_scope`).",
@@ -68,8 +69,9 @@ class ErrorsAutoSchema(AutoSchema):
 
     Every operation: 401, 403, 503 (the signing keys unreachable). With a
     request body: 400, 413, 415. With query or header parameters: 400. With
-    path parameters, or paginated (a page past the last): 404. Others an
-    action gives are the view's ``error_statuses[action]`` (e.g. 409).
+    path parameters: 404, and 400 (through the gateway, whose proxy refuses
+    unsafe paths). Paginated (a page past the last): 404. Others an action
+    gives are the view's ``error_statuses[action]`` (e.g. 409).
     """
 
     def get_error_statuses(self, operation: dict[str, Any]) -> set[int]:
@@ -80,7 +82,9 @@ class ErrorsAutoSchema(AutoSchema):
         parameters = operation.get("parameters", [])
         if any(p["in"] in ("query", "header") for p in parameters):
             statuses.add(400)
-        if any(p["in"] == "path" or p["name"] == "page" for p in parameters):
+        if any(p["in"] == "path" for p in parameters):
+            statuses |= {400, 404}
+        if any(p["name"] == "page" for p in parameters):
             statuses.add(404)
         action = getattr(self.view, "action", None)
         statuses |= set(getattr(self.view, "error_statuses", {}).get(action, ()))

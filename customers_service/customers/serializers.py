@@ -3,7 +3,7 @@
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
-from common.api import NO_NUL, StrictCharField, money_field
+from common.api import NO_NUL, QuerySerializer, StrictCharField, money_field
 from customers_service.customers.models import Customer, Reservation
 
 ORDER_ID_PATTERN = r"[A-Za-z0-9_-]{1,64}"
@@ -60,7 +60,7 @@ class ReservationSerializer(serializers.ModelSerializer):
         read_only_fields = ["customer", "reserved_by_sub", "reserved_by_username"]
 
 
-class ReservationFilterSerializer(serializers.Serializer):
+class ReservationFilterSerializer(QuerySerializer):
     """The list's query filter: ``?order_id=`` (only this order)."""
 
     order_id = order_id_field(required=False, help_text="only this order")

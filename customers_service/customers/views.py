@@ -86,7 +86,7 @@ class ReservationViewSet(
             return Reservation.objects.none()
         filters = {}
         if self.action == "list":
-            query = ReservationFilterSerializer(data=self.request.query_params)
+            query = ReservationFilterSerializer(self.request.query_params)
             query.is_valid(raise_exception=True)
             filters = query.validated_data
         return selectors.reservation_list(customer=self.customer, **filters)

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from common.api import StrictIntegerField, money_field
+from common.api import QuerySerializer, StrictIntegerField, money_field
 from orders_service.orders.models import Order
 
 MAX_ID = 2**63 - 1
@@ -29,7 +29,7 @@ class OrderSerializer(serializers.ModelSerializer):
         read_only_fields = ["state", "owner_sub", "owner_username"]
 
 
-class OrderFilterSerializer(serializers.Serializer):
+class OrderFilterSerializer(QuerySerializer):
     """The list's query filters: ``?customer_id=`` and ``?state=``."""
 
     customer_id = StrictIntegerField(min_value=1, max_value=MAX_ID, required=False)

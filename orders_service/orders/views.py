@@ -52,7 +52,7 @@ class OrderViewSet(
     def get_queryset(self):
         filters = {}
         if self.action == "list":
-            query = OrderFilterSerializer(data=self.request.query_params)
+            query = OrderFilterSerializer(self.request.query_params)
             query.is_valid(raise_exception=True)
             filters = query.validated_data
         return selectors.order_list(user=self.request.user, **filters)

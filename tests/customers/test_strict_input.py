@@ -216,3 +216,26 @@ def test_the_schema_lists_each_operations_errors():
         if p["name"] == "page_size"
     ]
     assert page_size["schema"]["minimum"] == 1
+
+
+# -- found by schemathesis (tests/e2e/test_fuzz.py) ------------------------------
+def test_an_empty_order_id_filter_is_400_not_ignored(as_alice):
+    customer = make_customer()
+    response = as_alice.get(f"{CUSTOMERS}{customer.pk}/reservations/?order_id=")
+    assert response.status_code == 400, response.json()
+    assert response.json()["detail"].startswith("order_id: ")
+
+
+@pytest.mark.parametrize("path", ["/api/customers/abc/", "/nowhere"])
+def test_a_404_outside_drf_has_the_error_shape(as_alice, path):
+    response = as_alice.get(path)
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}
+
+
+def test_operations_with_path_parameters_document_the_gateways_400():
+    paths = schema(Client())["paths"]
+    for path in ("/api/customers/{id}/", "/api/customers/{customer_pk}/reservations/"):
+        for operation in paths[path].values():
+            assert "400" in operation["responses"]
+            assert "invalid_path" in operation["responses"]["400"]["description"]

@@ -96,3 +96,16 @@ def test_the_schema_lists_each_operations_errors():
     total = document["components"]["schemas"]["OrderRequest"]["properties"]["total"]
     assert total["type"] == "string"
     assert total["pattern"].startswith("^(?:[1-9]")
+
+
+# -- found by schemathesis (tests/e2e/test_fuzz.py) ------------------------------
+@pytest.mark.parametrize("query", ["state=", "customer_id="])
+def test_an_empty_filter_is_400_not_ignored(as_alice, query):
+    response = as_alice.get(f"{ORDERS}?{query}")
+    assert response.status_code == 400, response.json()
+
+
+def test_a_404_outside_drf_has_the_error_shape(as_alice):
+    response = as_alice.post(f"{ORDERS}not-an-id/cancel/")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}
