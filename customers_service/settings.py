@@ -8,7 +8,12 @@ ROOT_URLCONF = "customers_service.urls"
 WSGI_APPLICATION = "customers_service.wsgi.application"
 DATABASES = {"default": database("CUSTOMERS_DATABASE_URL", PROJECT)}
 
-INSTALLED_APPS = [*INSTALLED_APPS, "drf_spectacular", "customers_service.customers"]
+INSTALLED_APPS = [
+    *INSTALLED_APPS,
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "customers_service.customers",
+]
 
 # shared_auth verifies every request's bearer token itself (see shared_auth/conf.py
 # for every key and its default; ISSUER and JWKS_URL default to JWT_ISSUER and
@@ -32,4 +37,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI's files from drf-spectacular-sidecar, served here (no CDN).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }

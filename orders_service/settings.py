@@ -8,7 +8,12 @@ ROOT_URLCONF = "orders_service.urls"
 WSGI_APPLICATION = "orders_service.wsgi.application"
 DATABASES = {"default": database("ORDERS_DATABASE_URL", PROJECT)}
 
-INSTALLED_APPS = [*INSTALLED_APPS, "drf_spectacular", "orders_service.orders"]
+INSTALLED_APPS = [
+    *INSTALLED_APPS,
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "orders_service.orders",
+]
 
 # shared_auth verifies every request's bearer token itself (see shared_auth/conf.py
 # for every key and its default; ISSUER and JWKS_URL default to JWT_ISSUER and
@@ -32,4 +37,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI's files from drf-spectacular-sidecar, served here (no CDN).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
