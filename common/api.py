@@ -112,14 +112,15 @@ def json_exception_handler(exc: Exception, context: dict) -> Response | None:
 MONEY_MAX = Decimal("1000000000.00")
 # An amount from 0.01 to 1000000000.00 with at most 2 decimals, as a string of
 # ASCII digits with no sign, exponent, separator, space or leading zero: the
-# schema's pattern (ECMA 262) and the server's check (Python) are this one.
+# schema's pattern (ECMA 262). MoneyField accepts exactly these strings.
 MONEY_PATTERN = (
     r"^(?:[1-9][0-9]{0,8}(?:\.[0-9]{1,2})?"
     r"|1000000000(?:\.00?)?"
     r"|0\.(?:0[1-9]|[1-9][0-9]?))$"
 )
-# What MONEY_PATTERN refuses and DecimalField tells apart (range, places,
-# digits) is refused by it, with its message; the rest ("05") here.
+# A plain decimal in ASCII digits, no leading zero: MoneyField lets only these
+# through to DecimalField, which then refuses what is out of range or has more
+# than 2 decimals, with its own messages. Together: MONEY_PATTERN.
 _DECIMAL = re.compile(r"-?[1-9][0-9]{0,39}(?:\.[0-9]{1,40})?|-?0(?:\.[0-9]{1,40})?")
 
 
