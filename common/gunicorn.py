@@ -27,3 +27,22 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 errorlog = "-"
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
+
+# No "Server: gunicorn" banner (docs/security.md). Gunicorn has no setting for
+# it: the line is written by its HTTP/1 response class, so that class is
+# replaced (in the master, before the workers fork) by one leaving it out.
+from gunicorn.http import wsgi as _gunicorn_wsgi  # noqa: E402
+
+
+class _ResponseWithoutBanner(_gunicorn_wsgi.Response):
+    """Gunicorn's HTTP/1.x response, without the ``Server`` header."""
+
+    def default_headers(self) -> list[str]:
+        return [
+            line
+            for line in super().default_headers()
+            if not line.lower().startswith("server:")
+        ]
+
+
+_gunicorn_wsgi.Response = _ResponseWithoutBanner

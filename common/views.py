@@ -1,7 +1,7 @@
 """Views and error handlers shared by the three projects.
 
-Every error a project answers outside DRF is JSON ``{"detail": ...}`` too, and
-never a stack trace.
+Every error a project answers outside DRF is JSON ``{"detail", "code"}`` too,
+and never a stack trace.
 """
 
 from django.core.exceptions import RequestDataTooBig
@@ -22,22 +22,28 @@ def bad_request(
             {"detail": "Request body too large.", "code": "request_too_large"},
             status=413,
         )
-    return JsonResponse({"detail": "Bad request."}, status=400)
+    return JsonResponse({"detail": "Bad request.", "code": "bad_request"}, status=400)
 
 
 def permission_denied(
     request: HttpRequest, exception: Exception | None = None
 ) -> JsonResponse:
     return JsonResponse(
-        {"detail": "You do not have permission to perform this action."}, status=403
+        {
+            "detail": "You do not have permission to perform this action.",
+            "code": "permission_denied",
+        },
+        status=403,
     )
 
 
 def page_not_found(
     request: HttpRequest, exception: Exception | None = None
 ) -> JsonResponse:
-    return JsonResponse({"detail": "Not found."}, status=404)
+    return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
 
 
 def server_error(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"detail": "Internal server error."}, status=500)
+    return JsonResponse(
+        {"detail": "Internal server error.", "code": "server_error"}, status=500
+    )

@@ -8,7 +8,12 @@ ROOT_URLCONF = "customers_service.urls"
 WSGI_APPLICATION = "customers_service.wsgi.application"
 DATABASES = {"default": database("CUSTOMERS_DATABASE_URL", PROJECT)}
 
-INSTALLED_APPS = [*INSTALLED_APPS, "drf_spectacular", "customers_service.customers"]
+INSTALLED_APPS = [
+    *INSTALLED_APPS,
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "customers_service.customers",
+]
 
 # shared_auth verifies every request's bearer token itself (see shared_auth/conf.py
 # for every key and its default; ISSUER and JWKS_URL default to JWT_ISSUER and
@@ -22,7 +27,7 @@ RESERVATION_ACTORS = env_list("RESERVATION_ACTORS", "orders")
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
     "DEFAULT_AUTHENTICATION_CLASSES": ["shared_auth.authentication.JWTAuthentication"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "common.schema.ErrorsAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "common.api.CappedPageNumberPagination",
     "EXCEPTION_HANDLER": "customers_service.customers.api_errors.exception_handler",
 }
@@ -38,4 +43,8 @@ SPECTACULAR_SETTINGS = {
     "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI's files from drf-spectacular-sidecar, served here (no CDN).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }

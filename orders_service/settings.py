@@ -14,7 +14,12 @@ ROOT_URLCONF = "orders_service.urls"
 WSGI_APPLICATION = "orders_service.wsgi.application"
 DATABASES = {"default": database("ORDERS_DATABASE_URL", PROJECT)}
 
-INSTALLED_APPS = [*INSTALLED_APPS, "drf_spectacular", "orders_service.orders"]
+INSTALLED_APPS = [
+    *INSTALLED_APPS,
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "orders_service.orders",
+]
 
 # shared_auth verifies every request's bearer token itself (see shared_auth/conf.py
 # for every key and its default; ISSUER and JWKS_URL default to JWT_ISSUER and
@@ -30,7 +35,7 @@ SHARED_AUTH = {
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
     "DEFAULT_AUTHENTICATION_CLASSES": ["shared_auth.authentication.JWTAuthentication"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "common.schema.ErrorsAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "common.api.CappedPageNumberPagination",
     "EXCEPTION_HANDLER": "orders_service.orders.api_errors.exception_handler",
 }
@@ -46,4 +51,8 @@ SPECTACULAR_SETTINGS = {
     "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI's files from drf-spectacular-sidecar, served here (no CDN).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }

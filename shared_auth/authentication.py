@@ -173,7 +173,8 @@ class JWTAuthentication(BaseAuthentication):
         """
         try:
             header = json.loads(base64url_decode(raw_token.split(".", 1)[0]))
-        except (ValueError, TypeError, binascii.Error) as exc:
+        # RecursionError: a header nested a thousand levels deep.
+        except (ValueError, TypeError, binascii.Error, RecursionError) as exc:
             raise AuthenticationFailed(
                 _("Token is invalid."), code="token_not_valid"
             ) from exc

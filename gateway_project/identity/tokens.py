@@ -88,7 +88,8 @@ class KeyStoreTokenBackend(TokenBackend):
             )
         except jwt.ExpiredSignatureError as exc:
             raise TokenBackendExpiredToken(_("Token is expired")) from exc
-        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        # RecursionError: a header nested a thousand levels deep.
+        except (jwt.PyJWTError, ValueError, TypeError, RecursionError) as exc:
             raise TokenBackendError(_("Token is invalid")) from exc
 
 

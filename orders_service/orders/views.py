@@ -20,7 +20,9 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     IdempotencyKeyHeader.name,
     str,
     OpenApiParameter.HEADER,
-    description="Repeating a create with the same key returns the first result.",
+    description="Repeating a create with the same key returns the first result "
+    "(422 if the body differs, 409 while the first is in progress).",
+    pattern=r"^[\x21-\x7e]{1,255}$",
 )
 
 
@@ -58,11 +60,13 @@ class OrderViewSet(
     }
     queryset = Order.objects.none()  # for the schema; see get_queryset()
     lookup_value_regex = "[0-9a-fA-F-]{32,36}"
+    # Documented error answers beyond the usual ones (common.schema).
+    error_statuses = {"create": [404, 409, 422, 502], "cancel": [409, 502]}
 
     def get_queryset(self):
         filters = {}
         if self.action == "list":
-            query = OrderFilterSerializer(data=self.request.query_params)
+            query = OrderFilterSerializer(self.request.query_params)
             query.is_valid(raise_exception=True)
             filters = query.validated_data
         return selectors.order_list(user=self.request.user, **filters)

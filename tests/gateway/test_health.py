@@ -36,4 +36,4 @@ def test_readyz_names_unreachable_upstreams(client, monkeypatch):
 def test_unknown_path_is_json_404(client):
     response = client.get("/no/such/path")
     assert response.status_code == 404
-    assert response.json() == {"detail": "Not found."}
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}
