@@ -106,9 +106,9 @@ def test_a_name_is_stored_as_sent(as_alice):
 
 
 @pytest.mark.parametrize("value", [5, "abc\n", "a b", "", "x" * 65, "\u0665"])
-def test_an_order_id_must_be_a_string_of_the_pattern(as_alice, value):
+def test_an_order_id_must_be_a_string_of_the_pattern(orders_for_alice, value):
     customer = make_customer()
-    response = as_alice.post(
+    response = orders_for_alice.post(
         f"{CUSTOMERS}{customer.pk}/reservations/",
         {"order_id": value, "amount": "5"},
         format="json",
