@@ -74,10 +74,17 @@ setting_changed.connect(_reset)
 
 @functools.cache
 def upstream_label(prefix: str | None) -> str:
-    """Return the label of the route ``prefix`` (``/api/orders/`` -> ``orders``)."""
+    """Return the label of the route ``prefix`` (``/api/orders/`` -> ``orders``).
+
+    On a route's first use its error series are made (at 0), so that they
+    exist before the first error.
+    """
     if not prefix:
         return NO_UPSTREAM
-    return prefix.strip("/").rsplit("/", 1)[-1] or NO_UPSTREAM
+    label = prefix.strip("/").rsplit("/", 1)[-1] or NO_UPSTREAM
+    for kind in UPSTREAM_ERROR_KINDS:
+        UPSTREAM_ERRORS.labels(label, kind)
+    return label
 
 
 def observe(

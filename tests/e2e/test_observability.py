@@ -10,6 +10,7 @@ gateway's ``/api/`` routes.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import subprocess
@@ -27,6 +28,9 @@ from tests.e2e.test_proxy import exchange, request_line, statuses
 
 TIMEOUT = 15
 SERVICES = {"gateway", "orders", "customers"}
+DASHBOARD = ROOT / "deploy" / "grafana" / "access-token-dashboard.json"
+# PromQL words that are not metric names.
+PROMQL_KEYWORDS = {"by", "without", "on", "ignoring", "offset", "bool", "and", "or"}
 
 
 @pytest.fixture(scope="module")
@@ -318,3 +322,38 @@ def test_metrics_want_the_token_when_one_is_set(observed):
         assert "access_token_rejections_total" in answer.text
     finally:
         _stop(process)
+
+
+# -- the dashboard -------------------------------------------------------------------
+def dashboard_metrics() -> set[str]:
+    """Return every metric name the Grafana dashboard's queries use."""
+    names = set()
+    for panel in json.loads(DASHBOARD.read_text())["panels"]:
+        for target in panel["targets"]:
+            expr = re.sub(r"\{[^}]*\}|\[[^\]]*\]", "", target["expr"])
+            expr = re.sub(r"\b(by|without)\s*\([^)]*\)", "", expr)
+            expr = re.sub(r"\$\w+", "", expr)
+            for match in re.finditer(r"[a-zA-Z_:][\w:]*(?!\w)(\s*\()?", expr):
+                name = match.group(0).rstrip("( ")
+                if match.group(1) is None and name not in PROMQL_KEYWORDS:
+                    names.add(name)
+    return names
+
+
+def test_every_metric_the_dashboard_queries_is_served(observed, token):
+    requests.get(
+        f"{observed.url('gateway')}/api/orders/", headers=bearer(token), timeout=10
+    )
+    served = set()
+    for name in PROJECTS:
+        for line in scrape(observed.url(name)).text.splitlines():
+            if line and not line.startswith("#"):
+                served.add(re.split(r"[{ ]", line, maxsplit=1)[0])
+    wanted = dashboard_metrics()
+    assert {
+        "gateway_requests_total",
+        "gateway_own_duration_seconds_bucket",
+        "access_token_rejections_total",
+        "shared_auth_revocation_list_fetched_timestamp_seconds",
+    } <= wanted
+    assert wanted - served == set()
