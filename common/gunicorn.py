@@ -49,9 +49,11 @@ def on_starting(server: "Arbiter") -> None:
 
     PROMETHEUS_MULTIPROC_DIR if set, else ``VAR_DIR/metrics/<project>``; the
     files a previous run left are removed (their counts would add up with
-    this run's). With METRICS_ENABLED off nothing is set up.
+    this run's). With METRICS_ENABLED off the workers keep their samples in
+    memory (nothing serves them).
     """
     if os.environ.get("METRICS_ENABLED", "1").strip().lower() in {"0", "false", "no"}:
+        os.environ.pop(MULTIPROC_ENV, None)
         return
     default_var = Path(__file__).resolve().parent.parent / "var"
     directory = Path(

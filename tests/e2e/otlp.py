@@ -68,11 +68,16 @@ def parse(body: bytes) -> list[Span]:
 
 
 class Receiver:
-    """The receiver: ``url`` for OTEL_EXPORTER_OTLP_ENDPOINT, ``spans`` so far."""
+    """The receiver: ``url`` for OTEL_EXPORTER_OTLP_ENDPOINT, ``spans`` so far.
 
-    def __init__(self) -> None:
+    With ``keep_spans`` false (the bench) spans are parsed and counted only.
+    """
+
+    def __init__(self, *, keep_spans: bool = True) -> None:
         self.spans: list[Span] = []
         self.requests = 0
+        self.received = 0
+        self.keep_spans = keep_spans
         self._lock = threading.Lock()
         receiver = self
 
@@ -87,7 +92,9 @@ class Receiver:
                     return
                 received = parse(body)
                 with receiver._lock:
-                    receiver.spans.extend(received)
+                    if receiver.keep_spans:
+                        receiver.spans.extend(received)
+                    receiver.received += len(received)
                     receiver.requests += 1
                 answer = ExportTraceServiceResponse().SerializeToString()
                 self.send_response(200)

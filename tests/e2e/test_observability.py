@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from bench.observability import ExtraGateways
 from tests.e2e.conftest import BACKENDS
 from tests.e2e.otlp import Receiver
 from tests.e2e.stack import PROJECTS, ROOT, Stack, free_port
@@ -357,3 +358,25 @@ def test_every_metric_the_dashboard_queries_is_served(observed, token):
         "shared_auth_revocation_list_fetched_timestamp_seconds",
     } <= wanted
     assert wanted - served == set()
+
+
+# -- the bench's extra gateways (make bench; the bench itself never runs here) ---------
+def test_the_bench_gateways_serve_with_metrics_off_and_with_tracing(observed, token):
+    extra = ExtraGateways(observed, ["gateway", "gateway_nometrics", "gateway_traced"])
+    try:
+        extra.start()
+        assert set(extra.urls) == {"gateway_nometrics", "gateway_traced"}
+        for url in extra.urls.values():
+            answer = requests.get(
+                f"{url}/api/orders/", headers=bearer(token), timeout=10
+            )
+            assert answer.status_code == 200, answer.text
+        assert scrape(extra.urls["gateway_nometrics"]).status_code == 404
+        assert scrape(extra.urls["gateway_traced"]).status_code == 200
+        deadline = time.monotonic() + 10
+        while extra.spans_received() == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert extra.spans_received() > 0
+        assert extra.receiver.spans == []  # counted, not kept
+    finally:
+        extra.stop()

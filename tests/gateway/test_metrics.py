@@ -334,6 +334,14 @@ def test_gunicorn_start_gives_an_empty_metrics_directory(tmp_path, monkeypatch):
     assert not stale.exists()
 
 
+def test_metrics_off_leaves_the_workers_no_metrics_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("METRICS_ENABLED", "0")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "absent"))
+    server = SimpleNamespace(cfg=SimpleNamespace(wsgi_app="gateway_project.wsgi:app"))
+    common_gunicorn.on_starting(server)
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+
+
 def test_a_dead_workers_live_gauges_are_dropped(tmp_path, monkeypatch):
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     (tmp_path / "gauge_livemax_4242.db").write_bytes(b"x")
