@@ -59,6 +59,24 @@ def configure_tracing() -> bool:
     return True
 
 
+def inject_context(headers: dict[str, str]) -> None:
+    """Put the current span's ``traceparent`` in outgoing ``headers`` (lower-case).
+
+    With tracing off, nothing is changed (a caller's ``traceparent`` passes
+    through, as through any proxy that does not take part). With it on, a
+    caller's ``traceparent`` and ``tracestate`` are replaced by this process's
+    context, so the next hop is the child of this one even if no client span
+    is made (the urllib3 instrumentation then sets its own span's).
+    """
+    if not _configured:
+        return
+    from opentelemetry import propagate
+
+    headers.pop("traceparent", None)
+    headers.pop("tracestate", None)
+    propagate.inject(headers)
+
+
 def _setup() -> None:
     from django.conf import settings
     from opentelemetry import trace

@@ -371,3 +371,39 @@ print("ok")
         timeout=60,
     )
     assert result.stdout.strip() == "ok", result.stderr
+
+
+# -- the proxy hop's traceparent ----------------------------------------------------
+CALLER = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+def forwarded(**meta: str) -> dict[str, str]:
+    from django.test import RequestFactory
+
+    from gateway_project.proxy.headers import upstream_headers
+
+    request = RequestFactory().get("/api/orders/", **meta)
+    request.request_id = "rid"
+    return upstream_headers(request, token="t", content_length=None)
+
+
+def test_without_tracing_the_callers_traceparent_passes_through():
+    headers = forwarded(HTTP_TRACEPARENT=CALLER, HTTP_TRACESTATE="a=1")
+    assert headers["traceparent"] == CALLER
+    assert headers["tracestate"] == "a=1"
+
+
+def test_with_tracing_the_service_gets_the_gateways_span(monkeypatch):
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from common import tracing
+
+    monkeypatch.setattr(tracing, "_configured", True)
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("gateway") as span:
+        headers = forwarded(HTTP_TRACEPARENT=CALLER, HTTP_TRACESTATE="evil=1")
+    context = span.get_span_context()
+    assert headers["traceparent"].startswith(
+        f"00-{context.trace_id:032x}-{context.span_id:016x}-"
+    )
+    assert "tracestate" not in headers
