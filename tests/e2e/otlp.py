@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -120,13 +121,14 @@ class Receiver:
         with self._lock:
             return [s for s in self.spans if s.trace_id == trace_id]
 
-    def wait_for(self, trace_id: str, services: set[str], timeout: float = 15.0):
-        """Return the spans of ``trace_id`` once every service sent a server span."""
+    def wait_for(
+        self, trace_id: str, done: Callable[[list[Span]], bool], timeout: float = 15.0
+    ) -> list[Span]:
+        """Return the spans of ``trace_id`` once ``done(spans)`` (or at timeout)."""
         deadline = time.monotonic() + timeout
         while True:
             spans = self.trace(trace_id)
-            seen = {s.service for s in spans if s.kind == "server"}
-            if services <= seen or time.monotonic() > deadline:
+            if done(spans) or time.monotonic() > deadline:
                 return spans
             time.sleep(0.1)
 

@@ -113,7 +113,16 @@ def test_one_order_is_one_trace_across_the_three_projects(observed, receiver, to
     )
 
     assert response.status_code == 201, response.text
-    spans = receiver.wait_for(trace_id, SERVICES)
+
+    def complete(spans) -> bool:
+        """Wait for the caller's gateway span: it ends after the services' ones
+        (and the gateway's JWKS or feed spans may come before it)."""
+        servers = [s for s in spans if s.kind == "server"]
+        return any(
+            s.service == "gateway" and s.parent_id == caller_span for s in servers
+        ) and {"orders", "customers"} <= {s.service for s in servers}
+
+    spans = receiver.wait_for(trace_id, complete)
     by_id = {span.span_id: span for span in spans}
     server = {
         name: [s for s in spans if s.service == name and s.kind == "server"]
