@@ -7,6 +7,12 @@ sets GUNICORN_BIND=0.0.0.0:<port> and GUNICORN_WORKER_TMP_DIR=/dev/shm (README
 """
 
 import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gunicorn.arbiter import Arbiter
+    from gunicorn.workers.base import Worker
 
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -46,3 +52,52 @@ class _ResponseWithoutBanner(_gunicorn_wsgi.Response):
 
 
 _gunicorn_wsgi.Response = _ResponseWithoutBanner
+
+# -- Observability (docs/observability.md) -------------------------------------
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def _project_module(server: "Arbiter") -> str:
+    """Return the project package served (``gateway_project``...)."""
+    return str(server.cfg.wsgi_app).split(".", 1)[0]
+
+
+def on_starting(server: "Arbiter") -> None:
+    """Give the workers an empty metrics directory of their own project.
+
+    PROMETHEUS_MULTIPROC_DIR if set, else ``VAR_DIR/metrics/<project>``; the
+    files a previous run left are removed (their counts would add up with
+    this run's). With METRICS_ENABLED off the workers keep their samples in
+    memory (nothing serves them).
+    """
+    if os.environ.get("METRICS_ENABLED", "1").strip().lower() in {"0", "false", "no"}:
+        os.environ.pop(MULTIPROC_ENV, None)
+        return
+    default_var = Path(__file__).resolve().parent.parent / "var"
+    directory = Path(
+        os.environ.get(MULTIPROC_ENV)
+        or Path(os.environ.get("VAR_DIR") or default_var)
+        / "metrics"
+        / _project_module(server)
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink(missing_ok=True)
+    os.environ[MULTIPROC_ENV] = str(directory)
+
+
+def post_fork(server: "Arbiter", worker: "Worker") -> None:
+    """Start tracing in this worker when OTEL_EXPORTER_OTLP_ENDPOINT is set."""
+    module = _project_module(server)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", f"{module}.settings")
+    from common.tracing import configure_tracing
+
+    configure_tracing()
+
+
+def child_exit(server: "Arbiter", worker: "Worker") -> None:
+    """Merge the dead worker's live gauges out of the metrics (multiprocess mode)."""
+    if os.environ.get(MULTIPROC_ENV):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

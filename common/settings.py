@@ -136,6 +136,12 @@ CUSTOMERS_SERVICE_URL = os.environ.get("CUSTOMERS_SERVICE_URL", "http://127.0.0.
 # services trust the gateway's address; the gateway sets its own (none).
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "127.0.0.1,::1")
 
+# GET /metrics (docs/observability.md): off answers 404. With METRICS_TOKEN set
+# (production: a Secret) callers need it as a bearer token; unset, only loopback
+# callers are answered.
+METRICS_ENABLED = env_bool("METRICS_ENABLED", True)
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -153,6 +159,7 @@ MIDDLEWARE = [
     # Before the gateway's proxy fast path (right after SecurityMiddleware), so
     # that every HTML page gets the policy.
     "common.middleware.ContentSecurityPolicyMiddleware",
+    "common.metrics.MetricsEndpointMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -256,8 +263,8 @@ LOGGING = {
     "filters": {"request_id": {"()": "shared_auth.logging.RequestIdFilter"}},
     "formatters": {
         "default": {
-            "format": "%(asctime)s %(levelname)s [%(request_id)s] [%(username)s] "
-            "%(name)s: %(message)s"
+            "format": "%(asctime)s %(levelname)s [%(request_id)s] "
+            "[trace=%(trace_id)s] [%(username)s] %(name)s: %(message)s"
         }
     },
     "handlers": {

@@ -21,6 +21,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
+from shared_auth import metrics
 from shared_auth.conf import auth_settings
 from shared_auth.context import username_var
 from shared_auth.exceptions import ServiceUnavailable
@@ -93,6 +94,7 @@ class JWTAuthentication(BaseAuthentication):
         except AuthenticationFailed as exc:
             setattr(request, _ERROR_ATTR, str(exc.detail))
             logger.info("Bearer token refused: %s", exc.detail)
+            metrics.record_rejection(metrics.rejection_reason(exc))
             raise
         username_var.set(user.username or user.id)
         return user, VerifiedToken(raw=raw_token, claims=claims)

@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared_auth import metrics
 from shared_auth.conf import auth_settings
 from shared_auth.remote import ClientRegistry, FetchFailed, RemoteClient, fetch_json
 
@@ -163,12 +164,14 @@ class RevocationClient(RemoteClient):
             self._list is None or shared.fetched_at > self._list.fetched_at
         ):
             self._list = shared
+            metrics.set_revocations_fetched_at(shared.fetched_at)
 
     def _fetch_and_store(self, now: float) -> None:
         held = self._list
         try:
             answer = fetch_revocations(self.url, since=held.time if held else None)
         except FetchFailed as exc:
+            metrics.record_revocation_fetch("error")
             logger.warning(
                 "Revocation feed %s failed (%s); keeping the last list: "
                 "%d subject(s), %.1f s old",
@@ -181,6 +184,8 @@ class RevocationClient(RemoteClient):
         fresh = merge(held, answer, fetched_at=now)
         self._cache_call("set", self.cache_key, fresh.as_cache_entry(), timeout=None)
         self._list = fresh
+        metrics.record_revocation_fetch("success")
+        metrics.set_revocations_fetched_at(fresh.fetched_at)
         logger.debug(
             "Revocation list: %d subject(s), %d token(s)",
             len(fresh.entries),

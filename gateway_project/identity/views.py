@@ -35,7 +35,7 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt import views as simplejwt_views
 
-from gateway_project.identity import keys
+from gateway_project.identity import keys, metrics
 from gateway_project.identity.authentication import (
     GatewayJWTAuthentication,
     RevocationFeedAuthentication,
@@ -103,15 +103,30 @@ class LoginView(NoStoreMixin, BodyLimitMixin, simplejwt_views.TokenObtainPairVie
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         try:
-            return super().post(request, *args, **kwargs)
+            response = super().post(request, *args, **kwargs)
         except AuthenticationFailed:
+            metrics.login_failed("token")
             for throttle in self.login_throttles:
                 throttle.record_failure()
             raise
+        if response.status_code == status.HTTP_200_OK:
+            metrics.tokens_issued("password")
+        return response
+
+    def throttled(self, request: Request, wait: float | None) -> None:
+        """Count the throttled login, then refuse it (429)."""
+        metrics.login_throttled("token")
+        super().throttled(request, wait)
 
 
 class RefreshView(NoStoreMixin, BodyLimitMixin, simplejwt_views.TokenRefreshView):
     """``POST /auth/token/refresh/``: new pair; the old refresh token is blacklisted."""
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().post(request, *args, **kwargs)
+        if response.status_code == status.HTTP_200_OK:
+            metrics.tokens_issued("refresh_token")
+        return response
 
 
 class VerifyView(BodyLimitMixin, simplejwt_views.TokenVerifyView):
@@ -258,11 +273,14 @@ class OpenIDConfigurationView(PublicDocumentView):
         }
 
 
-def throttle_failed_logins(login_view: Callable[..., HttpResponse]) -> Callable:
+def throttle_failed_logins(
+    login_view: Callable[..., HttpResponse], endpoint: str
+) -> Callable:
     """Wrap a Django login form view with the API's failed-login throttling.
 
     A POST answered 200 (the form again, with an error) counts as a failure; a
     throttled POST gets 429 JSON with ``Retry-After`` before the form runs.
+    ``endpoint`` labels the login metrics (``admin``, ``api_auth``).
     """
 
     @functools.wraps(login_view)
@@ -273,6 +291,7 @@ def throttle_failed_logins(login_view: Callable[..., HttpResponse]) -> Callable:
                 t.wait() or 0 for t in throttles if not t.allow_request(request, None)
             ]
             if waits:
+                metrics.login_throttled(endpoint)
                 wait = math.ceil(max(waits))
                 return JsonResponse(
                     {"detail": str(Throttled(wait).detail), "code": "throttled"},
@@ -282,6 +301,7 @@ def throttle_failed_logins(login_view: Callable[..., HttpResponse]) -> Callable:
         response = login_view(request, *args, **kwargs)
         if request.method == "POST" and response.status_code == status.HTTP_200_OK:
             logger.info("Failed login at %s", request.path)
+            metrics.login_failed(endpoint)
             for throttle in throttles:
                 throttle.record_failure()
         return response
@@ -289,7 +309,8 @@ def throttle_failed_logins(login_view: Callable[..., HttpResponse]) -> Callable:
     return view
 
 
-admin_login = throttle_failed_logins(admin.site.login)
+admin_login = throttle_failed_logins(admin.site.login, "admin")
 api_auth_login = throttle_failed_logins(
-    auth_views.LoginView.as_view(template_name="rest_framework/login.html")
+    auth_views.LoginView.as_view(template_name="rest_framework/login.html"),
+    "api_auth",
 )

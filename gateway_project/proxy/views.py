@@ -30,6 +30,7 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 
+from gateway_project.proxy import metrics
 from gateway_project.proxy.accesslog import PROXY_LOGGED
 from gateway_project.proxy.auth import edge_token, www_authenticate
 from gateway_project.proxy.headers import downstream_headers, upstream_headers
@@ -230,6 +231,7 @@ def proxy(request: HttpRequest) -> HttpResponseBase:
     methods, 401/403 without valid credentials, and 413/502/503/504 as
     ``_request_body`` and ``_open`` say; else relay the service's answer.
     """
+    started = time.perf_counter()
     config = proxy_config()
     target = raw_target(request)
     upstream: Upstream | None = None
@@ -254,8 +256,18 @@ def proxy(request: HttpRequest) -> HttpResponseBase:
         response = ProxyError(400, "Invalid request path.", "invalid_path").response()
     except ProxyError as exc:
         response = exc.response()
+        if exc.status in (502, 503, 504):
+            metrics.record_upstream_error(
+                prefix=upstream.prefix if upstream else None, kind=exc.code
+            )
     except exceptions.APIException as exc:
         response = _api_error(request, exc)
+    metrics.observe(
+        prefix=upstream.prefix if upstream else None,
+        status=response.status_code,
+        total_seconds=time.perf_counter() - started,
+        upstream_seconds=getattr(request, "proxy_upstream_seconds", None),
+    )
     _log(request, target, response.status_code, upstream)
     return response
 

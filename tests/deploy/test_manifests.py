@@ -18,6 +18,7 @@ from tests.deploy.pods import pod_templates as pod_specs
 # bundled by kubernetes-validate: no network).
 KUBERNETES_VERSION = "1.33"
 INGRESS_CONTROLLER_NAMESPACE = "ingress-nginx"
+MONITORING_NAMESPACE = "monitoring"
 SECRET_ENV = re.compile(r"SECRET|PASSWORD|DATABASE_URL|TOKEN", re.IGNORECASE)
 
 
@@ -348,16 +349,23 @@ def test_network_policy(by_kind):
         name: obj["spec"]["template"]["metadata"]["labels"]
         for name, obj in by_kind["Deployment"].items()
     }
-    assert allowed_sources(by_kind, web_pods["orders"]) == {"Deployment:gateway"}
+    # Prometheus scrapes /metrics of every web pod (docs/observability.md).
+    scraper = f"namespace:{MONITORING_NAMESPACE}"
+    assert allowed_sources(by_kind, web_pods["orders"]) == {
+        "Deployment:gateway",
+        scraper,
+    }
     assert allowed_sources(by_kind, web_pods["customers"]) == {
         "Deployment:gateway",
         "Deployment:orders",
+        scraper,
     }
     # The ingress controller, and the services (the JWKS, the revocation feed).
     assert allowed_sources(by_kind, web_pods["gateway"]) == {
         f"namespace:{INGRESS_CONTROLLER_NAMESPACE}",
         "Deployment:orders",
         "Deployment:customers",
+        scraper,
     }
 
 
@@ -367,3 +375,50 @@ def test_every_pod_is_isolated_and_migration_pods_accept_nothing(by_kind):
         assert sources is not None
         if kind == "Job":
             assert sources == set()
+
+
+# -- metrics --------------------------------------------------------------------------
+@pytest.mark.parametrize("project", PROJECTS)
+def test_prometheus_scrapes_each_web_pod_on_its_http_port(by_kind, project):
+    template = by_kind["Deployment"][project]["spec"]["template"]
+    annotations = template["metadata"]["annotations"]
+    (http,) = [p for p in web(by_kind, project)["ports"] if p["name"] == "http"]
+    assert annotations == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(http["containerPort"]),
+        "prometheus.io/path": "/metrics",
+    }
+
+
+def test_every_project_protects_metrics_with_one_secret_token(by_kind, config):
+    """Without METRICS_TOKEN /metrics answers loopback only, which in a pod is no
+    scraper: each web container reads the one token, and fails without it."""
+    for project in PROJECTS:
+        container = web(by_kind, project)
+        assert secret_env(container)["METRICS_TOKEN"] == (
+            "metrics-token",
+            "METRICS_TOKEN",
+        )
+        entry = next(e for e in container["env"] if e["name"] == "METRICS_TOKEN")
+        assert entry["valueFrom"]["secretKeyRef"].get("optional") is not True
+    assert "METRICS_TOKEN" not in config
+    assert "METRICS_ENABLED" not in config
+
+
+def test_the_scrape_policy_opens_the_http_port_to_monitoring_only(by_kind):
+    policy = by_kind["NetworkPolicy"]["metrics-scrape"]["spec"]
+    assert policy["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "web"
+    assert policy["ingress"] == [
+        {
+            "from": [
+                {
+                    "namespaceSelector": {
+                        "matchLabels": {
+                            "kubernetes.io/metadata.name": MONITORING_NAMESPACE
+                        }
+                    }
+                }
+            ],
+            "ports": [{"port": "http"}],
+        }
+    ]
