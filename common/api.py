@@ -218,12 +218,16 @@ NO_NUL = RegexValidator(r"\A[^\x00]*\Z", "Null characters are not allowed.")
 class StrictIntegerField(serializers.IntegerField):
     """An ``IntegerField`` taking a JSON integer, or ASCII digits from a form.
 
-    DRF's accepts ``true``, ``5.0``, ``"1_000"``, ``" 5 "`` and non-ASCII digits.
+    DRF's accepts ``true``, ``"5.0"``, ``"1_000"``, ``" 5 "`` and non-ASCII
+    digits. A JSON number with a zero fraction (``5.0``) is an integer in the
+    OpenAPI 3.1 schema (JSON Schema 2020-12), so it is taken as one.
     """
 
     def to_internal_value(self, data: Any) -> int:
         if isinstance(data, bool):
             self.fail("invalid")
+        if isinstance(data, float) and data.is_integer() and abs(data) < 2**63:
+            data = int(data)
         if isinstance(data, str) and _from_form(self):
             if not re.fullmatch(r"-?[0-9]{1,19}", data):
                 self.fail("invalid")

@@ -34,6 +34,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from shared_auth import metrics
+
 logger = logging.getLogger(__name__)
 
 # Request attribute where a scope refusal waits for ``apply_scope_challenge``.
@@ -246,6 +248,7 @@ def apply_scope_challenge(response: Response, request: Request | None) -> None:
     if refusal is None or response.status_code != 403:
         return
     scope, detail = refusal
+    metrics.record_rejection("insufficient_scope")
     response.data = {"detail": detail, "code": INSUFFICIENT_SCOPE}
     challenge = f'Bearer error="{INSUFFICIENT_SCOPE}"'
     if scope:

@@ -17,6 +17,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from gateway_project.identity import metrics
 from gateway_project.identity.views import PublicDocumentView, no_store
 from gateway_project.oauth import grants, revocation
 from gateway_project.oauth.credentials import authenticate_client, read_form
@@ -83,7 +84,9 @@ class TokenView(OAuthEndpointView):
             raise OAuthError(
                 "unsupported_grant_type", "This grant type is not supported."
             )
-        return grant(client, form)
+        answer = grant(client, form)
+        metrics.tokens_issued(grant_type)
+        return answer
 
 
 class IntrospectView(OAuthEndpointView):

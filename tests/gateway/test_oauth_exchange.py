@@ -289,3 +289,17 @@ def test_a_deactivated_exchanging_client_is_refused(exchange, tokens):
 def test_the_gateway_backend_signs_refresh_tokens_without_at_jwt():
     token = token_backend().encode({"token_type": "refresh", "sub": "1"})
     assert header(token)["typ"] == "JWT"
+
+
+def test_an_exchange_counts_as_token_exchange(exchange, tokens):
+    from prometheus_client import REGISTRY
+
+    def issued() -> float:
+        labels = {"grant_type": "token_exchange"}
+        return REGISTRY.get_sample_value("gateway_tokens_issued_total", labels) or 0
+
+    before = issued()
+    assert exchange("not-a-token").status_code == 400
+    assert issued() == before
+    assert exchange(tokens["access"]).status_code == 200
+    assert issued() == before + 1

@@ -367,3 +367,17 @@ def test_a_broken_throttle_cache_does_not_stop_clients(api, batch, settings, cap
     data = {**CC, "client_id": "batch", "client_secret": "wrong"}
     assert_error(post_form(api, TOKEN_URL, data), 401, "invalid_client")
     assert "Client throttle unavailable" in caplog.text
+
+
+def test_a_machine_token_counts_as_client_credentials(api, batch):
+    from prometheus_client import REGISTRY
+
+    def issued() -> float:
+        labels = {"grant_type": "client_credentials"}
+        return REGISTRY.get_sample_value("gateway_tokens_issued_total", labels) or 0
+
+    before = issued()
+    assert post_form(api, TOKEN_URL, {**CC, "client_id": "batch"}).status_code == 401
+    assert issued() == before
+    assert post_form(api, TOKEN_URL, {**CC, **form_auth(batch)}).status_code == 200
+    assert issued() == before + 1

@@ -152,3 +152,14 @@ print("ok")
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
     )
     assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_a_missing_scope_counts_as_insufficient_scope(
+    api, jwks_server, make_token, rejections
+):
+    allowed = api.get("/scoped/", **bearer(make_token(scope="orders:read")))
+    assert allowed.status_code == 200
+    assert rejections("insufficient_scope") == 0
+    refused = api.get("/scoped/", **bearer(make_token(scope="customers:read")))
+    assert refused.status_code == 403
+    assert rejections("insufficient_scope") == 1
