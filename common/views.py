@@ -4,13 +4,52 @@ Every error a project answers outside DRF is JSON ``{"detail": ...}`` too, and
 never a stack trace.
 """
 
+import logging
+
 from django.core.exceptions import RequestDataTooBig
+from django.db import connection
 from django.http import HttpRequest, JsonResponse
+
+from common.draining import is_draining
+
+logger = logging.getLogger(__name__)
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
     """Return 200 while the process is up (liveness)."""
     return JsonResponse({"status": "ok"})
+
+
+def draining_response() -> JsonResponse | None:
+    """Return the 503 readiness answer of a draining process, else None."""
+    if not is_draining():
+        return None
+    return JsonResponse(
+        {"detail": "Not ready: shutting down.", "code": "draining"}, status=503
+    )
+
+
+def database_ok() -> bool:
+    """Return True if the default database accepts a connection."""
+    try:
+        connection.ensure_connection()
+    except Exception:  # any driver error means "not ready"
+        logger.warning("readyz: database unavailable", exc_info=True)
+        return False
+    return True
+
+
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Return 200 when the database answers, 503 if not or while draining."""
+    draining = draining_response()
+    if draining is not None:
+        return draining
+    if not database_ok():
+        return JsonResponse(
+            {"detail": "Not ready: database unavailable.", "down": ["database"]},
+            status=503,
+        )
+    return JsonResponse({"status": "ready"})
 
 
 def bad_request(

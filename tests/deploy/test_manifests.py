@@ -82,8 +82,7 @@ def test_services_do_not_select_migration_pods(by_kind):
 @pytest.mark.parametrize("project", PROJECTS)
 def test_probes(by_kind, config, project):
     container = web(by_kind, project)
-    readiness = "/readyz" if project == "gateway" else "/healthz"
-    assert container["readinessProbe"]["httpGet"]["path"] == readiness
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
     allowed_hosts = config["DJANGO_ALLOWED_HOSTS"].split(",")
@@ -109,6 +108,25 @@ def test_every_container_has_requests_limits_and_runs_locked_down(by_kind):
             assert security["allowPrivilegeEscalation"] is False, key
             assert security["readOnlyRootFilesystem"] is True, key
             assert security["capabilities"]["drop"] == ["ALL"], key
+
+
+@pytest.mark.parametrize("project", PROJECTS)
+def test_shutdown_drains_and_sigkill_waits_for_gunicorn(by_kind, config, project):
+    """preStop, then SIGTERM: /readyz 503 for the drain (seen by the readiness
+    probe within it), then the requests in flight get up to the longest one's
+    time; the kubelet's SIGKILL comes only after gunicorn's own deadline."""
+    pod = by_kind["Deployment"][project]["spec"]["template"]["spec"]
+    container = web(by_kind, project)
+    command = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[0] == "sleep"
+    pre_stop = int(command[1])
+    drain = int(config["GUNICORN_DRAIN_SECONDS"])
+    graceful = int(config["GUNICORN_GRACEFUL_TIMEOUT"])
+    longest_request = int(config["GUNICORN_TIMEOUT"])
+    readiness = container["readinessProbe"]
+    assert readiness["periodSeconds"] * readiness["failureThreshold"] <= drain
+    assert graceful >= drain + longest_request
+    assert pod["terminationGracePeriodSeconds"] > pre_stop + graceful
 
 
 # -- configuration and secrets --------------------------------------------------
