@@ -1,5 +1,8 @@
 """Settings of the customers service."""
 
+import os
+from datetime import timedelta
+
 from common.settings import *  # noqa: F403
 from common.settings import INSTALLED_APPS, REST_FRAMEWORK, database
 
@@ -33,3 +36,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
 }
+
+# How long a release's tombstone refuses a late reserve of its order (manage.py
+# purge; docs/operations.md): longer than the orders' IDEMPOTENCY_KEY_RETENTION.
+RELEASE_TOMBSTONE_RETENTION = timedelta(
+    seconds=int(os.environ.get("RELEASE_TOMBSTONE_RETENTION_SECONDS", "604800"))
+)
