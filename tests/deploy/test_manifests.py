@@ -130,13 +130,11 @@ def test_shutdown_drains_and_sigkill_waits_for_gunicorn(by_kind, config, project
 
 
 # -- configuration and secrets --------------------------------------------------
-def test_no_secret_in_the_manifests(objects, config):
+def test_no_secret_in_the_manifests(objects, by_kind, config):
     assert not [o for o in objects if o["kind"] == "Secret"]
     assert not [key for key in config if SECRET_ENV.search(key)]
-    for obj in objects:
-        if obj["kind"] not in ("Deployment", "Job"):
-            continue
-        for container in containers(obj["spec"]["template"]):
+    for template in pod_specs(by_kind).values():
+        for container in containers(template):
             assert not [k for k in literal_env(container) if SECRET_ENV.search(k)]
 
 
@@ -329,12 +327,15 @@ def test_network_policy(by_kind):
     assert allowed_sources(by_kind, web_pods["customers"]) == {
         "Deployment:gateway",
         "Deployment:orders",
+        "CronJob:orders-reconcile-reservations",
     }
-    # The ingress controller, and the services (the JWKS, the revocation feed).
+    # The ingress controller, the services (the JWKS, the revocation feed) and
+    # the reconciler (the orders client's token).
     assert allowed_sources(by_kind, web_pods["gateway"]) == {
         f"namespace:{INGRESS_CONTROLLER_NAMESPACE}",
         "Deployment:orders",
         "Deployment:customers",
+        "CronJob:orders-reconcile-reservations",
     }
 
 
@@ -342,5 +343,33 @@ def test_every_pod_is_isolated_and_migration_pods_accept_nothing(by_kind):
     for (kind, _), template in pod_specs(by_kind).items():
         sources = allowed_sources(by_kind, template["metadata"]["labels"])
         assert sources is not None
-        if kind == "Job":
+        if kind in ("Job", "CronJob"):
             assert sources == set()
+
+
+# -- maintenance -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "project", "command"),
+    [
+        ("orders-reconcile-reservations", "orders", "reconcile_reservations"),
+        ("gateway-purge", "gateway", "purge"),
+        ("orders-purge", "orders", "purge"),
+        ("customers-purge", "customers", "purge"),
+    ],
+)
+def test_maintenance_cronjobs(by_kind, name, project, command):
+    """One run at a time, the project's own settings, configuration and Secret."""
+    cronjob = by_kind["CronJob"][name]["spec"]
+    assert cronjob["concurrencyPolicy"] == "Forbid"
+    job = cronjob["jobTemplate"]["spec"]
+    assert job["activeDeadlineSeconds"] > 0
+    (container,) = job["template"]["spec"]["containers"]
+    assert container["command"] == ["python", "manage.py", command]
+    assert literal_env(container)["DJANGO_SETTINGS_MODULE"] == (
+        f"{PROJECTS[project]}.settings"
+    )
+    assert container["envFrom"] == [
+        {"configMapRef": {"name": "access-token-config"}},
+        {"secretRef": {"name": f"{project}-env"}},
+    ]
+    assert job["template"]["spec"]["restartPolicy"] == "Never"
