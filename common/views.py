@@ -5,9 +5,10 @@ never a stack trace.
 """
 
 import logging
+import sys
 
 from django.core.exceptions import RequestDataTooBig
-from django.db import connection
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import HttpRequest, JsonResponse
 
 from common.draining import is_draining
@@ -78,5 +79,35 @@ def page_not_found(
     return JsonResponse({"detail": "Not found."}, status=404)
 
 
+# The database could not be used at all (down, restarting, connection cut):
+# the request may be retried, unlike a bug's 500.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+DATABASE_RETRY_AFTER = "2"
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """Return True if ``exc`` (or what it was raised from) is a lost database."""
+    while exc is not None:
+        if isinstance(exc, DATABASE_UNAVAILABLE) and isinstance(exc, DatabaseError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def server_error(request: HttpRequest) -> JsonResponse:
+    """Return 503 when the database was unavailable (Retry-After), else 500.
+
+    Django calls this while handling the uncaught exception, so
+    ``sys.exc_info()`` still holds it.
+    """
+    if database_unavailable(sys.exc_info()[1]):
+        response = JsonResponse(
+            {
+                "detail": "Service temporarily unavailable: database unreachable.",
+                "code": "database_unavailable",
+            },
+            status=503,
+        )
+        response["Retry-After"] = DATABASE_RETRY_AFTER
+        return response
     return JsonResponse({"detail": "Internal server error."}, status=500)
