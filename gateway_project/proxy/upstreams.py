@@ -84,6 +84,9 @@ class IdleLimitedHTTPSPool(_IdleLimit, urllib3.HTTPSConnectionPool):
     """An HTTPS pool whose connections idle out after ``max_idle`` seconds."""
 
 
+IdleLimitedPool = IdleLimitedHTTPPool | IdleLimitedHTTPSPool
+
+
 @dataclass(frozen=True)
 class Upstream:
     """One route: requests whose path starts with ``prefix`` go to ``pool``.
@@ -95,7 +98,7 @@ class Upstream:
     prefix: str
     name: str
     base_path: str
-    pool: IdleLimitedHTTPPool
+    pool: IdleLimitedPool
 
 
 @dataclass(frozen=True)

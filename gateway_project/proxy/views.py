@@ -38,7 +38,7 @@ from gateway_project.proxy.auth import edge_token, www_authenticate
 from gateway_project.proxy.headers import downstream_headers, upstream_headers
 from gateway_project.proxy.paths import UnsafePath, checked_path, raw_target
 from gateway_project.proxy.upstreams import (
-    IdleLimitedHTTPPool,
+    IdleLimitedPool,
     ProxyConfig,
     Upstream,
     proxy_config,
@@ -137,7 +137,7 @@ def _closed_before_answer(exc: ProtocolError) -> bool:
 
 
 def _urlopen(
-    pool: IdleLimitedHTTPPool, method: str, url: str, **kwargs: Any
+    pool: IdleLimitedPool, method: str, url: str, **kwargs: Any
 ) -> urllib3.BaseHTTPResponse:
     """Return ``pool.urlopen(method, url, **kwargs)``, tried twice at most.
 
