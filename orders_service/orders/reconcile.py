@@ -126,7 +126,7 @@ def reservations_reconcile(
                 report.approved.append(str(order.pk))
         elif _settle(order, Order.State.REJECTED):
             report.rejected.append(str(order.pk))
-    for (customer_id, order_id), _ in held.items():
+    for customer_id, order_id in held:
         if _keep(customer_id=customer_id, order_id=order_id, cutoff=cutoff):
             continue
         try:
