@@ -14,11 +14,15 @@ if TYPE_CHECKING:
     from gunicorn.arbiter import Arbiter
     from gunicorn.workers.base import Worker
 
-worker_class = "gthread"
+# gthread, draining GUNICORN_DRAIN_SECONDS on SIGTERM (/readyz 503) before it stops.
+worker_class = "common.gunicorn_worker.DrainingThreadWorker"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+# From SIGTERM to SIGKILL: the drain plus the longest request must fit in it.
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "10"))
+# Above the gateway's pool idle time (GATEWAY_PROXY["POOL_MAX_IDLE"], 2 s), so the
+# gateway drops an idle connection before a service closes it under a request.
 keepalive = 5
 # Recycle workers now and then (0: never); jitter keeps them from restarting at once.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))

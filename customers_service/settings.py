@@ -1,5 +1,8 @@
 """Settings of the customers service."""
 
+import os
+from datetime import timedelta
+
 from common.settings import *  # noqa: F403
 from common.settings import INSTALLED_APPS, REST_FRAMEWORK, database, env_list
 
@@ -48,3 +51,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# How long a release's tombstone refuses a late reserve of its order (manage.py
+# purge; docs/operations.md): longer than the orders' IDEMPOTENCY_KEY_RETENTION.
+RELEASE_TOMBSTONE_RETENTION = timedelta(
+    seconds=int(os.environ.get("RELEASE_TOMBSTONE_RETENTION_SECONDS", "604800"))
+)

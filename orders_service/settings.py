@@ -1,5 +1,8 @@
 """Settings of the orders service."""
 
+import os
+from datetime import timedelta
+
 from common.settings import *  # noqa: F403
 from common.settings import (
     INSTALLED_APPS,
@@ -56,3 +59,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# How long an Idempotency-Key is remembered (manage.py purge; docs/operations.md).
+IDEMPOTENCY_KEY_RETENTION = timedelta(
+    seconds=int(os.environ.get("IDEMPOTENCY_KEY_RETENTION_SECONDS", "86400"))
+)

@@ -12,27 +12,55 @@ Django's login form NFKC-normalises and strips the username, DRF's ``CharField``
 strips it, so ``" admin"``, ``"admin\t"`` and the full-width ``"ａｄｍｉｎ"`` all
 log in as ``admin``; the key folds at least as much as authentication does
 (case too), so every spelling that can reach an account shares its counter.
+
+When that cache fails (Redis down), a login is neither refused with a 500 nor
+let through uncounted: the throttle counts in this process's own memory until
+the next request, which tries the shared cache again.
 """
 
 import hashlib
+import logging
 import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
 from django.core.cache import BaseCache, caches
+from django.core.cache.backends.locmem import LocMemCache
 from django.http import HttpRequest
 from rest_framework.throttling import SimpleRateThrottle
 
+logger = logging.getLogger(__name__)
+
 CACHE_ALIAS = "login_throttle"
+# This process's counters while the shared cache is down.
+_FALLBACK = LocMemCache("login-throttle-fallback", {"OPTIONS": {"MAX_ENTRIES": 10000}})
 
 
 class LoginFailureThrottle(SimpleRateThrottle):
     """Refuse a login once ``rate`` failures were recorded for its key."""
 
+    shared = True
+
     @property
     def cache(self) -> BaseCache:
-        """Return the ``login_throttle`` cache, shared by every worker process."""
-        return caches[CACHE_ALIAS]
+        """Return the ``login_throttle`` cache, shared by every worker process
+        (this process's own while the shared one fails)."""
+        return caches[CACHE_ALIAS] if self.shared else _FALLBACK
+
+    def _fall_back(self) -> None:
+        logger.warning(
+            "login throttle: the shared cache failed; counting in this process",
+            exc_info=True,
+        )
+        self.shared = False
+
+    def allow_request(self, request: HttpRequest, view: Any) -> bool:
+        """Return DRF's answer, from this process's counters if the cache fails."""
+        try:
+            return super().allow_request(request, view)
+        except Exception:  # any cache backend's failure
+            self._fall_back()
+            return super().allow_request(request, view)
 
     def throttle_success(self) -> bool:
         """Let the request through without counting it (only failures count)."""
@@ -43,7 +71,11 @@ class LoginFailureThrottle(SimpleRateThrottle):
         if self.rate is None or self.key is None:
             return
         self.history.insert(0, self.now)
-        self.cache.set(self.key, self.history, self.duration)
+        try:
+            self.cache.set(self.key, self.history, self.duration)
+        except Exception:  # any cache backend's failure
+            self._fall_back()
+            self.cache.set(self.key, self.history, self.duration)
 
 
 def normalise_identifier(value: object) -> str:

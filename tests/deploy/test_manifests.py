@@ -83,8 +83,7 @@ def test_services_do_not_select_migration_pods(by_kind):
 @pytest.mark.parametrize("project", PROJECTS)
 def test_probes(by_kind, config, project):
     container = web(by_kind, project)
-    readiness = "/readyz" if project == "gateway" else "/healthz"
-    assert container["readinessProbe"]["httpGet"]["path"] == readiness
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
     allowed_hosts = config["DJANGO_ALLOWED_HOSTS"].split(",")
@@ -112,14 +111,31 @@ def test_every_container_has_requests_limits_and_runs_locked_down(by_kind):
             assert security["capabilities"]["drop"] == ["ALL"], key
 
 
+@pytest.mark.parametrize("project", PROJECTS)
+def test_shutdown_drains_and_sigkill_waits_for_gunicorn(by_kind, config, project):
+    """preStop, then SIGTERM: /readyz 503 for the drain (seen by the readiness
+    probe within it), then the requests in flight get up to the longest one's
+    time; the kubelet's SIGKILL comes only after gunicorn's own deadline."""
+    pod = by_kind["Deployment"][project]["spec"]["template"]["spec"]
+    container = web(by_kind, project)
+    command = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[0] == "sleep"
+    pre_stop = int(command[1])
+    drain = int(config["GUNICORN_DRAIN_SECONDS"])
+    graceful = int(config["GUNICORN_GRACEFUL_TIMEOUT"])
+    longest_request = int(config["GUNICORN_TIMEOUT"])
+    readiness = container["readinessProbe"]
+    assert readiness["periodSeconds"] * readiness["failureThreshold"] <= drain
+    assert graceful >= drain + longest_request
+    assert pod["terminationGracePeriodSeconds"] > pre_stop + graceful
+
+
 # -- configuration and secrets --------------------------------------------------
-def test_no_secret_in_the_manifests(objects, config):
+def test_no_secret_in_the_manifests(objects, by_kind, config):
     assert not [o for o in objects if o["kind"] == "Secret"]
     assert not [key for key in config if SECRET_ENV.search(key)]
-    for obj in objects:
-        if obj["kind"] not in ("Deployment", "Job"):
-            continue
-        for container in containers(obj["spec"]["template"]):
+    for template in pod_specs(by_kind).values():
+        for container in containers(template):
             assert not [k for k in literal_env(container) if SECRET_ENV.search(k)]
 
 
@@ -359,13 +375,16 @@ def test_network_policy(by_kind):
         "Deployment:gateway",
         "Deployment:orders",
         scraper,
+        "CronJob:orders-reconcile-reservations",
     }
-    # The ingress controller, and the services (the JWKS, the revocation feed).
+    # The ingress controller, the services (the JWKS, the revocation feed) and
+    # the reconciler (the orders client's token).
     assert allowed_sources(by_kind, web_pods["gateway"]) == {
         f"namespace:{INGRESS_CONTROLLER_NAMESPACE}",
         "Deployment:orders",
         "Deployment:customers",
         scraper,
+        "CronJob:orders-reconcile-reservations",
     }
 
 
@@ -373,7 +392,7 @@ def test_every_pod_is_isolated_and_migration_pods_accept_nothing(by_kind):
     for (kind, _), template in pod_specs(by_kind).items():
         sources = allowed_sources(by_kind, template["metadata"]["labels"])
         assert sources is not None
-        if kind == "Job":
+        if kind in ("Job", "CronJob"):
             assert sources == set()
 
 
@@ -422,3 +441,29 @@ def test_the_scrape_policy_opens_the_http_port_to_monitoring_only(by_kind):
             "ports": [{"port": "http"}],
         }
     ]
+# -- maintenance -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "project", "command"),
+    [
+        ("orders-reconcile-reservations", "orders", "reconcile_reservations"),
+        ("gateway-purge", "gateway", "purge"),
+        ("orders-purge", "orders", "purge"),
+        ("customers-purge", "customers", "purge"),
+    ],
+)
+def test_maintenance_cronjobs(by_kind, name, project, command):
+    """One run at a time, the project's own settings, configuration and Secret."""
+    cronjob = by_kind["CronJob"][name]["spec"]
+    assert cronjob["concurrencyPolicy"] == "Forbid"
+    job = cronjob["jobTemplate"]["spec"]
+    assert job["activeDeadlineSeconds"] > 0
+    (container,) = job["template"]["spec"]["containers"]
+    assert container["command"] == ["python", "manage.py", command]
+    assert literal_env(container)["DJANGO_SETTINGS_MODULE"] == (
+        f"{PROJECTS[project]}.settings"
+    )
+    assert container["envFrom"] == [
+        {"configMapRef": {"name": "access-token-config"}},
+        {"secretRef": {"name": f"{project}-env"}},
+    ]
+    assert job["template"]["spec"]["restartPolicy"] == "Never"

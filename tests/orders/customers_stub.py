@@ -68,6 +68,16 @@ class CustomersStub:
         )
         return self.customers[customer_id][1] - reserved
 
+    @staticmethod
+    def _page(results: list[dict]) -> dict:
+        """Return ``results`` as one DRF page (the stub never paginates)."""
+        return {
+            "count": len(results),
+            "next": None,
+            "previous": None,
+            "results": results,
+        }
+
     # -- request handling ------------------------------------------------------
     def exchange(self, headers: dict, body: bytes):
         """Answer one RFC 8693 exchange as the gateway would (the happy path)."""
@@ -102,12 +112,29 @@ class CustomersStub:
         sub = TOKENS.get(headers.get("Authorization", ""))
         if sub is None:
             return 401, {"detail": "no token"}
+        path = path.split("?", 1)[0]
+        if method == "GET" and path == "/api/customers/":
+            return 200, self._page(
+                [
+                    {"id": c}
+                    for c, (owner, _) in self.customers.items()
+                    if owner == sub or sub in STAFF
+                ]
+            )
         match = RESERVATIONS.match(path)
         customer = match and self.customers.get(int(match[1]))
         if not customer or (customer[0] != sub and sub not in STAFF):
             return 404, {"detail": "Not found."}
         customer_id, order_id = int(match[1]), match[2]
         with self.lock:
+            if method == "GET" and order_id is None:
+                return 200, self._page(
+                    [
+                        {"order_id": o, "amount": str(a)}
+                        for (c, o), a in self.reservations.items()
+                        if c == customer_id
+                    ]
+                )
             if method == "POST" and order_id is None:
                 data = json.loads(body)
                 key, amount = (customer_id, data["order_id"]), Decimal(data["amount"])
