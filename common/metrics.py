@@ -22,7 +22,9 @@ from collections.abc import Callable
 from ipaddress import ip_address
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+
+from common.errors import error_response
 
 PATH = "/metrics"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -75,24 +77,22 @@ def exposition() -> tuple[bytes, str]:
 def metrics_response(request: HttpRequest) -> HttpResponseBase:
     """Return the metrics, 401 without the token (if one is set), 403 else, 405."""
     if request.method not in ("GET", "HEAD"):
-        return JsonResponse(
-            {"detail": "Method not allowed.", "code": "method_not_allowed"},
-            status=405,
+        return error_response(
+            405,
+            "Method not allowed.",
+            "method_not_allowed",
             headers={"Allow": "GET, HEAD"},
         )
     if not is_allowed(request):
         if getattr(settings, "METRICS_TOKEN", ""):
-            return JsonResponse(
-                {"detail": "Invalid metrics credential.", "code": "not_authenticated"},
-                status=401,
+            return error_response(
+                401,
+                "Invalid metrics credential.",
+                "not_authenticated",
                 headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
             )
-        return JsonResponse(
-            {
-                "detail": "Metrics are served to loopback callers only.",
-                "code": "permission_denied",
-            },
-            status=403,
+        return error_response(
+            403, "Metrics are served to loopback callers only.", "permission_denied"
         )
     body, content_type = exposition()
     response = HttpResponse(body, content_type=content_type)

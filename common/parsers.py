@@ -26,13 +26,15 @@ from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser, get_encoding
 
+from common.errors import REQUEST_TOO_LARGE_CODE, REQUEST_TOO_LARGE_DETAIL
+
 
 class RequestTooLarge(APIException):
     """413: the request body is larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE``."""
 
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "Request body too large."
-    default_code = "request_too_large"
+    default_detail = REQUEST_TOO_LARGE_DETAIL
+    default_code = REQUEST_TOO_LARGE_CODE
 
 
 def _refuse_constant(name: str) -> None:

@@ -12,6 +12,11 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.http import HttpRequest, JsonResponse
 
 from common.draining import is_draining
+from common.errors import (
+    REQUEST_TOO_LARGE_CODE,
+    REQUEST_TOO_LARGE_DETAIL,
+    error_response,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -25,9 +30,7 @@ def draining_response() -> JsonResponse | None:
     """Return the 503 readiness answer of a draining process, else None."""
     if not is_draining():
         return None
-    return JsonResponse(
-        {"detail": "Not ready: shutting down.", "code": "draining"}, status=503
-    )
+    return error_response(503, "Not ready: shutting down.", "draining")
 
 
 def database_ok() -> bool:
@@ -40,16 +43,20 @@ def database_ok() -> bool:
     return True
 
 
+def not_ready(down: list[str]) -> JsonResponse:
+    """Return the 503 readiness answer naming what is ``down``."""
+    return error_response(
+        503, f"Not ready: {', '.join(down)} unavailable.", "not_ready", down=down
+    )
+
+
 def readyz(request: HttpRequest) -> JsonResponse:
     """Return 200 when the database answers, 503 if not or while draining."""
     draining = draining_response()
     if draining is not None:
         return draining
     if not database_ok():
-        return JsonResponse(
-            {"detail": "Not ready: database unavailable.", "down": ["database"]},
-            status=503,
-        )
+        return not_ready(["database"])
     return JsonResponse({"status": "ready"})
 
 
@@ -58,29 +65,24 @@ def bad_request(
 ) -> JsonResponse:
     """Return 413 for a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``, else 400."""
     if isinstance(exception, RequestDataTooBig):
-        return JsonResponse(
-            {"detail": "Request body too large.", "code": "request_too_large"},
-            status=413,
-        )
-    return JsonResponse({"detail": "Bad request.", "code": "bad_request"}, status=400)
+        return error_response(413, REQUEST_TOO_LARGE_DETAIL, REQUEST_TOO_LARGE_CODE)
+    return error_response(400, "Bad request.", "bad_request")
 
 
 def permission_denied(
     request: HttpRequest, exception: Exception | None = None
 ) -> JsonResponse:
-    return JsonResponse(
-        {
-            "detail": "You do not have permission to perform this action.",
-            "code": "permission_denied",
-        },
-        status=403,
+    return error_response(
+        403,
+        "You do not have permission to perform this action.",
+        "permission_denied",
     )
 
 
 def page_not_found(
     request: HttpRequest, exception: Exception | None = None
 ) -> JsonResponse:
-    return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
+    return error_response(404, "Not found.", "not_found")
 
 
 # The database could not be used at all (down, restarting, connection cut):
@@ -105,15 +107,10 @@ def server_error(request: HttpRequest) -> JsonResponse:
     ``sys.exc_info()`` still holds it.
     """
     if database_unavailable(sys.exc_info()[1]):
-        response = JsonResponse(
-            {
-                "detail": "Service temporarily unavailable: database unreachable.",
-                "code": "database_unavailable",
-            },
-            status=503,
+        return error_response(
+            503,
+            "Service temporarily unavailable: database unreachable.",
+            "database_unavailable",
+            headers={"Retry-After": DATABASE_RETRY_AFTER},
         )
-        response["Retry-After"] = DATABASE_RETRY_AFTER
-        return response
-    return JsonResponse(
-        {"detail": "Internal server error.", "code": "server_error"}, status=500
-    )
+    return error_response(500, "Internal server error.", "server_error")

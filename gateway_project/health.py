@@ -6,7 +6,7 @@ import requests
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 
-from common.views import database_ok, draining_response
+from common.views import database_ok, draining_response, not_ready
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +39,5 @@ def readyz(request: HttpRequest) -> JsonResponse:
     }
     down = sorted(name for name, ok in checks.items() if not ok)
     if down:
-        return JsonResponse(
-            {"detail": f"Not ready: {', '.join(down)} unavailable.", "down": down},
-            status=503,
-        )
+        return not_ready(down)
     return JsonResponse({"status": "ready"})

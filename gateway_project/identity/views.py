@@ -15,13 +15,12 @@ from typing import Any
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from rest_framework import status
 from rest_framework.exceptions import (
-    APIException,
     AuthenticationFailed,
     NotAuthenticated,
     ParseError,
@@ -35,6 +34,8 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt import views as simplejwt_views
 
+from common.errors import error_response
+from common.parsers import RequestTooLarge
 from gateway_project.identity import keys, metrics
 from gateway_project.identity.authentication import (
     GatewayJWTAuthentication,
@@ -53,14 +54,6 @@ logger = logging.getLogger(__name__)
 MAX_BODY_SIZE = 16 * 1024
 
 
-class PayloadTooLarge(APIException):
-    """413: the request body is larger than ``MAX_BODY_SIZE``."""
-
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "Request body too large."
-    default_code = "payload_too_large"
-
-
 class BodyLimitMixin:
     """Refuse bodies over ``MAX_BODY_SIZE`` with 413 before parsing them."""
 
@@ -70,7 +63,7 @@ class BodyLimitMixin:
         except ValueError:
             length = 0
         if length > MAX_BODY_SIZE:
-            raise PayloadTooLarge()
+            raise RequestTooLarge()
         super().initial(request, *args, **kwargs)
 
 
@@ -293,9 +286,10 @@ def throttle_failed_logins(
             if waits:
                 metrics.login_throttled(endpoint)
                 wait = math.ceil(max(waits))
-                return JsonResponse(
-                    {"detail": str(Throttled(wait).detail), "code": "throttled"},
-                    status=status.HTTP_429_TOO_MANY_REQUESTS,
+                return error_response(
+                    status.HTTP_429_TOO_MANY_REQUESTS,
+                    str(Throttled(wait).detail),
+                    Throttled.default_code,
                     headers={"Retry-After": str(wait)},
                 )
         response = login_view(request, *args, **kwargs)

@@ -33,6 +33,11 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 
+from common.errors import (
+    REQUEST_TOO_LARGE_CODE,
+    REQUEST_TOO_LARGE_DETAIL,
+    error_response,
+)
 from gateway_project.proxy import metrics
 from gateway_project.proxy.accesslog import PROXY_LOGGED
 from gateway_project.proxy.auth import edge_token, www_authenticate
@@ -54,6 +59,7 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # The connection was closed or reset before any byte of an answer came back.
 _CLOSED_BEFORE_ANSWER = (RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 CHUNK_SIZE = 64 * 1024
+BAD_GATEWAY_DETAIL = "Bad response from the upstream service."
 
 
 class ProxyError(Exception):
@@ -64,16 +70,43 @@ class ProxyError(Exception):
         self.status = status
         self.detail = detail
         self.code = code
-        self.headers = headers
+        self.headers = {
+            name.replace("_", "-"): value for name, value in headers.items()
+        }
 
     def response(self) -> JsonResponse:
         """Return the JSON error response."""
-        response = JsonResponse(
-            {"detail": self.detail, "code": self.code}, status=self.status
-        )
-        for name, value in self.headers.items():
-            response[name.replace("_", "-")] = value
-        return response
+        return error_response(self.status, self.detail, self.code, headers=self.headers)
+
+
+# How a failure to get an answer from the service is told to the client, as
+# the services' error maps do: the first row that matches wins
+# (NewConnectionError is a ConnectTimeoutError); any other HTTPError or OSError
+# is a 502 ``bad_gateway``.
+UPSTREAM_ERRORS: tuple[tuple[type[Exception] | tuple, int, str, str], ...] = (
+    (
+        NewConnectionError,
+        502,
+        "Upstream service refused the connection.",
+        "upstream_refused",
+    ),
+    (ConnectTimeoutError, 503, "Upstream service unavailable.", "upstream_unavailable"),
+    (ReadTimeoutError, 504, "Upstream service timed out.", "upstream_timeout"),
+    (
+        (EmptyPoolError, ClosedPoolError),
+        503,
+        "Upstream service busy: no free connection.",
+        "upstream_busy",
+    ),
+)
+
+
+def upstream_error(exc: BaseException) -> ProxyError:
+    """Return the ``ProxyError`` that ``UPSTREAM_ERRORS`` maps ``exc`` to."""
+    for types, status, detail, code in UPSTREAM_ERRORS:
+        if isinstance(exc, types):
+            return ProxyError(status, detail, code)
+    return ProxyError(502, BAD_GATEWAY_DETAIL, "bad_gateway")
 
 
 class UpstreamBody:
@@ -109,7 +142,7 @@ def _request_body(request: HttpRequest, limit: int) -> bytes:
     Raise ``ProxyError`` 413 above ``limit`` (before reading it when the
     ``Content-Length`` says so) and 400 for a broken body.
     """
-    too_large = ProxyError(413, "Request body too large.", "request_too_large")
+    too_large = ProxyError(413, REQUEST_TOO_LARGE_DETAIL, REQUEST_TOO_LARGE_CODE)
     if "HTTP_TRANSFER_ENCODING" in request.META:
         if request.META["HTTP_TRANSFER_ENCODING"].strip().lower() != "chunked":
             raise ProxyError(400, "Unsupported transfer coding.", "bad_request")
@@ -197,26 +230,8 @@ def _open(
             decode_content=False,
             release_conn=False,
         )
-    except NewConnectionError as exc:
-        raise ProxyError(
-            502, "Upstream service refused the connection.", "upstream_refused"
-        ) from exc
-    except ConnectTimeoutError as exc:
-        raise ProxyError(
-            503, "Upstream service unavailable.", "upstream_unavailable"
-        ) from exc
-    except ReadTimeoutError as exc:
-        raise ProxyError(
-            504, "Upstream service timed out.", "upstream_timeout"
-        ) from exc
-    except (EmptyPoolError, ClosedPoolError) as exc:
-        raise ProxyError(
-            503, "Upstream service busy: no free connection.", "upstream_busy"
-        ) from exc
     except (HTTPError, OSError) as exc:
-        raise ProxyError(
-            502, "Bad response from the upstream service.", "bad_gateway"
-        ) from exc
+        raise upstream_error(exc) from exc
     finally:
         request.proxy_upstream_seconds = time.perf_counter() - started
     return response
@@ -230,7 +245,7 @@ def _relay(upstream: urllib3.BaseHTTPResponse) -> StreamingHttpResponse:
     """
     if not 100 <= upstream.status <= 599:
         UpstreamBody(upstream).close()
-        raise ProxyError(502, "Bad response from the upstream service.", "bad_gateway")
+        raise ProxyError(502, BAD_GATEWAY_DETAIL, "bad_gateway")
     response = StreamingHttpResponse(
         UpstreamBody(upstream), status=upstream.status, reason=upstream.reason
     )
@@ -250,12 +265,8 @@ def _relay(upstream: urllib3.BaseHTTPResponse) -> StreamingHttpResponse:
 def _api_error(request: HttpRequest, exc: exceptions.APIException) -> JsonResponse:
     """Return ``{"detail", "code"}`` for ``exc`` (401s with ``WWW-Authenticate``)."""
     codes = exc.get_codes()
-    response = JsonResponse(
-        {
-            "detail": str(exc.detail),
-            "code": codes if isinstance(codes, str) else "error",
-        },
-        status=exc.status_code,
+    response = error_response(
+        exc.status_code, str(exc.detail), codes if isinstance(codes, str) else "error"
     )
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         response.status_code = 401
