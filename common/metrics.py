@@ -25,6 +25,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from common.errors import error_response
+from shared_auth.authentication import bearer_credential
 
 PATH = "/metrics"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -40,18 +41,13 @@ def is_loopback(address: str) -> bool:
     return (mapped or peer).is_loopback
 
 
-def _bearer(request: HttpRequest) -> bytes:
-    parts = request.META.get("HTTP_AUTHORIZATION", "").split()
-    if len(parts) == 2 and parts[0].lower() == "bearer":
-        return parts[1].encode()
-    return b""
-
-
 def is_allowed(request: HttpRequest) -> bool:
     """Return True if ``request`` may read the metrics (see the module docstring)."""
     token = getattr(settings, "METRICS_TOKEN", "")
     if token:
-        return hmac.compare_digest(_bearer(request), token.encode())
+        return hmac.compare_digest(
+            (bearer_credential(request) or "").encode(), token.encode()
+        )
     return is_loopback(request.META.get("REMOTE_ADDR", ""))
 
 

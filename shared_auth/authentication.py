@@ -37,6 +37,23 @@ MAX_KID_LENGTH = 256
 # Header parameters whose meaning this verifier does not implement: refuse.
 _REFUSED_HEADER_PARAMS = ("crit", "b64")
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
+BEARER = "Bearer"
+
+
+def bearer_credential(request: Any, keyword: str = BEARER) -> str | None:
+    """Return the credential of ``request``'s ``Authorization: Bearer <credential>``.
+
+    Return ``None`` without the header (or without a request) or with another
+    scheme (compared case-insensitively, RFC 9110 section 11.1), and ``""``
+    for a malformed bearer credential: none, or more than one part.
+    """
+    meta: Mapping[str, str] = getattr(request, "META", {})
+    parts = meta.get("HTTP_AUTHORIZATION", "").split()
+    if not parts or parts[0].lower() != keyword.lower():
+        return None
+    return parts[1] if len(parts) == 2 else ""
+
+
 # Request attribute where a failure's description waits for authenticate_header.
 _ERROR_ATTR = "_shared_auth_error"
 
@@ -114,16 +131,14 @@ class JWTAuthentication(BaseAuthentication):
         ``AuthenticationFailed`` for a malformed bearer credential (no token,
         more than one part, several headers joined by commas, too long).
         """
-        header = request.META.get("HTTP_AUTHORIZATION", "")
-        parts = header.split()
-        if not parts or parts[0].lower() != self.keyword.lower():
+        token = bearer_credential(request, self.keyword)
+        if token is None:
             return None
-        if len(parts) != 2:
+        if not token:
             raise AuthenticationFailed(
                 _("Invalid Authorization header: expected one bearer token."),
                 code="bad_authorization_header",
             )
-        token = parts[1]
         if len(token) > auth_settings.MAX_TOKEN_LENGTH or not _COMPACT_JWS.fullmatch(
             token
         ):

@@ -16,7 +16,6 @@ too, and nothing is sent.
 """
 
 import logging
-from collections.abc import Mapping
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,15 +27,15 @@ from requests.cookies import RequestsCookieJar
 from urllib3.exceptions import ProtocolError
 from urllib3.util.retry import Retry
 
+from shared_auth.authentication import bearer_credential
 from shared_auth.conf import auth_settings
 from shared_auth.context import current_request_var, request_id_var
 from shared_auth.exceptions import ServiceTimeout, ServiceUnavailable
 from shared_auth.exchange import exchange_token
 from shared_auth.middleware import REQUEST_ID_HEADER, sane_request_id
+from shared_auth.remote import Timeout
 
 logger = logging.getLogger(__name__)
-
-Timeout = tuple[float, float]
 
 
 class RefuseAllCookies(DefaultCookiePolicy):
@@ -60,15 +59,6 @@ class IdempotentRetry(Retry):
             exhausted = self.new(total=0, connect=0)
             return Retry.increment(exhausted, method, *args, **kwargs)
         return super().increment(method, *args, **kwargs)
-
-
-def bearer_from_request(request: Any) -> str | None:
-    """Return the bearer token ``request`` came with, if any (one credential)."""
-    meta: Mapping[str, str] = getattr(request, "META", {})
-    parts = meta.get("HTTP_AUTHORIZATION", "").split()
-    if len(parts) == 2 and parts[0].lower() == "bearer":
-        return parts[1]
-    return None
 
 
 class PropagateAuth(AuthBase):
@@ -100,8 +90,8 @@ class PropagateAuth(AuthBase):
         request_id = self._request_id(request)
         token = self.token
         if token is None:
-            subject = bearer_from_request(request)
-            if subject is not None:
+            subject = bearer_credential(request)
+            if subject:
                 token = exchange_token(
                     subject,
                     audience=self.audience,

@@ -1,12 +1,26 @@
 """The stateless principal a verified access token stands for."""
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from django.utils.functional import cached_property
 from rest_framework_simplejwt.models import TokenUser as SimpleJWTTokenUser
 
 STAFF_ROLE = "staff"
+
+
+class Caller(Protocol):
+    """Who a request acts for, as the services' business logic sees it.
+
+    ``TokenUser`` is one; a service's ``services``/``selectors`` take any
+    object with these attributes (tests pass plain ones).
+    """
+
+    id: str
+    username: str
+    is_staff: bool
+    is_machine: bool
+    actor: str
 
 
 class TokenUser(SimpleJWTTokenUser):

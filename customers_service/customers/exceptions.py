@@ -2,8 +2,10 @@
 
 from decimal import Decimal
 
+from common.exceptions import DomainError
 
-class CustomersError(Exception):
+
+class CustomersError(DomainError):
     """Base class of the customers domain errors."""
 
 
@@ -18,15 +20,13 @@ class InsufficientCredit(CustomersError):
 class ReservationConflict(CustomersError):
     """The order already holds a reservation with a different amount."""
 
-    def __init__(self) -> None:
-        super().__init__("This order already holds a reservation of another amount.")
+    default_message = "This order already holds a reservation of another amount."
 
 
 class ReservationReleased(CustomersError):
     """The order's reservation was released already; it cannot be made again."""
 
-    def __init__(self) -> None:
-        super().__init__("This order's reservation was released; it cannot be made.")
+    default_message = "This order's reservation was released; it cannot be made."
 
 
 class CreditLimitBelowReserved(CustomersError):
@@ -40,5 +40,4 @@ class CreditLimitBelowReserved(CustomersError):
 class CustomerHasReservations(CustomersError):
     """A customer holding reservations cannot be deleted."""
 
-    def __init__(self) -> None:
-        super().__init__("The customer still holds credit reservations.")
+    default_message = "The customer still holds credit reservations."

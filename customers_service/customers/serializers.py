@@ -3,7 +3,8 @@
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
-from common.api import NO_NUL, QuerySerializer, StrictCharField, money_field
+from common.api import NO_NUL, QuerySerializer, StrictCharField
+from common.money import MONEY, money_field
 from customers_service.customers.models import Customer, Reservation
 
 ORDER_ID_PATTERN = r"[A-Za-z0-9_-]{1,64}"
@@ -14,8 +15,11 @@ class CustomerSerializer(serializers.ModelSerializer):
 
     name = StrictCharField(max_length=200, validators=[NO_NUL])
     credit_limit = money_field()
+    # A difference of two amounts: one digit more than an amount.
     available_credit = serializers.DecimalField(
-        max_digits=13, decimal_places=2, read_only=True
+        max_digits=MONEY["max_digits"] + 1,
+        decimal_places=MONEY["decimal_places"],
+        read_only=True,
     )
 
     class Meta:

@@ -8,7 +8,6 @@ the services (holding ``REVOCATION_FEED_TOKEN``) read ``/auth/revocations/``.
 import hmac
 import time
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -19,8 +18,9 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from gateway_project.identity.keys import key_store
+from gateway_project.identity.lifetimes import as_timedelta
 from gateway_project.identity.revocations import memo
-from shared_auth.authentication import JWTAuthentication
+from shared_auth.authentication import JWTAuthentication, bearer_credential
 from shared_auth.conf import auth_settings
 from shared_auth.jwks import UnknownKey
 
@@ -52,8 +52,9 @@ class GatewayJWTAuthentication(JWTAuthentication):
         cached = _verified.get(raw_token)
         if cached is not None:
             kid, key, claims = cached
+            leeway = as_timedelta(auth_settings.LEEWAY).total_seconds()
             if key_store.verifying_jwk(kid) is key:
-                if claims["exp"] <= clock() - _leeway_seconds():
+                if claims["exp"] <= clock() - leeway:
                     raise AuthenticationFailed(
                         _("Token has expired."), code="token_expired"
                     )
@@ -88,11 +89,6 @@ class GatewayJWTAuthentication(JWTAuthentication):
             )
 
 
-def _leeway_seconds() -> float:
-    leeway = auth_settings.LEEWAY
-    return leeway.total_seconds() if isinstance(leeway, timedelta) else leeway
-
-
 def _forget_verified(**kwargs: Any) -> None:
     """Drop the verified tokens when a setting changes (issuer, audience: tests)."""
     _verified.clear()
@@ -122,12 +118,11 @@ class RevocationFeedAuthentication(BaseAuthentication):
     keyword = "Bearer"
 
     def authenticate(self, request: Request) -> tuple[FeedClient, None] | None:
-        parts = request.META.get("HTTP_AUTHORIZATION", "").split()
-        if not parts or parts[0].lower() != self.keyword.lower():
+        given = bearer_credential(request, self.keyword)
+        if given is None:
             return None
         expected = settings.REVOCATION_FEED_TOKEN.encode()
-        given = parts[1].encode() if len(parts) == 2 else b""
-        if not expected or not hmac.compare_digest(given, expected):
+        if not expected or not hmac.compare_digest(given.encode(), expected):
             raise AuthenticationFailed(
                 _("Invalid revocation feed credential."), code="authentication_failed"
             )

@@ -269,13 +269,13 @@ def retention() -> timedelta:
     """Return how long a key is kept after it stopped signing."""
     from rest_framework_simplejwt.settings import api_settings
 
+    from gateway_project.identity.lifetimes import leeway
+
     lifetimes = (
         api_settings.ACCESS_TOKEN_LIFETIME,
         api_settings.REFRESH_TOKEN_LIFETIME,
     )
-    leeway = api_settings.LEEWAY
-    leeway = leeway if isinstance(leeway, timedelta) else timedelta(seconds=leeway or 0)
-    return max(lifetimes) + leeway
+    return max(lifetimes) + leeway()
 
 
 def _load(path: Path) -> SigningKey | None:

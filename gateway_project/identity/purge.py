@@ -10,6 +10,7 @@ from rest_framework_simplejwt.token_blacklist.models import (
     OutstandingToken,
 )
 
+from gateway_project.identity.lifetimes import leeway
 from gateway_project.identity.models import SubjectRevocation
 
 
@@ -21,13 +22,11 @@ def _now() -> datetime:
 def longest_token_life() -> timedelta:
     """Return how long any token the gateway issues can be accepted: the longer
     of the access and refresh lifetimes, plus the leeway at both ends."""
-    leeway = api_settings.LEEWAY
-    leeway = leeway if isinstance(leeway, timedelta) else timedelta(seconds=leeway)
     lifetimes = (
         api_settings.ACCESS_TOKEN_LIFETIME,
         api_settings.REFRESH_TOKEN_LIFETIME,
     )
-    return max(lifetimes) + 2 * leeway
+    return max(lifetimes) + 2 * leeway()
 
 
 @transaction.atomic

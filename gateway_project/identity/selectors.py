@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 from rest_framework_simplejwt.settings import api_settings
 
+from gateway_project.identity.lifetimes import leeway
 from gateway_project.identity.models import SubjectRevocation, TokenRevocation
 
 
@@ -29,9 +30,7 @@ def revocation_window() -> timedelta:
     this much time has passed since ``not_before``; services allow the same
     leeway again, hence twice.
     """
-    leeway = api_settings.LEEWAY
-    leeway = leeway if isinstance(leeway, timedelta) else timedelta(seconds=leeway)
-    return api_settings.ACCESS_TOKEN_LIFETIME + 2 * leeway
+    return api_settings.ACCESS_TOKEN_LIFETIME + 2 * leeway()
 
 
 def subject_revocations_since(*, since: datetime, now: datetime) -> list[tuple]:
@@ -75,12 +74,10 @@ def revoked_token_ids(*, now: datetime) -> dict[str, float]:
     Tokens within the leeway after their ``exp`` are kept: a verifier still
     accepts them then.
     """
-    leeway = api_settings.LEEWAY
-    leeway = leeway if isinstance(leeway, timedelta) else timedelta(seconds=leeway)
     return {
         jti: exp.timestamp()
         for jti, exp in TokenRevocation.objects.filter(
-            exp__gt=now - 2 * leeway
+            exp__gt=now - 2 * leeway()
         ).values_list("jti", "exp")
     }
 

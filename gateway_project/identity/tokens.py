@@ -38,8 +38,8 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
 from gateway_project.identity.keys import key_store
 from gateway_project.identity.selectors import subject_token_is_revoked
+from shared_auth.user import STAFF_ROLE
 
-STAFF_ROLE = "staff"
 # RFC 9068 section 2.1: the media type of an access token, in its header.
 ACCESS_TOKEN_TYP = "at+jwt"
 ACCESS_TOKEN_TYPS = (ACCESS_TOKEN_TYP, "application/at+jwt")

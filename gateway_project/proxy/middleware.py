@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.utils.module_loading import import_string
 
 from gateway_project.proxy.views import proxy
-from shared_auth.authentication import JWTAuthentication
+from shared_auth.authentication import JWTAuthentication, bearer_credential
 
 PREFIX = "/api/"
 # What the whole chain runs below this middleware that touches a proxied
@@ -26,7 +26,6 @@ KEPT_MIDDLEWARE = (
     "django.middleware.common.CommonMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 )
-_BEARER = JWTAuthentication.keyword.lower()
 
 Handler = Callable[[HttpRequest], HttpResponseBase]
 
@@ -35,8 +34,7 @@ def is_bearer_api_request(request: HttpRequest) -> bool:
     """Return True for an ``/api/`` request whose credential is a bearer token."""
     if not request.path_info.startswith(PREFIX):
         return False
-    scheme = request.META.get("HTTP_AUTHORIZATION", "").split(None, 1)
-    return bool(scheme) and scheme[0].lower() == _BEARER
+    return bearer_credential(request, JWTAuthentication.keyword) is not None
 
 
 def _chain(view: Handler, middleware: tuple[str, ...]) -> Handler:

@@ -1,15 +1,16 @@
 """Domain errors of the orders service (no HTTP meaning here)."""
 
+from common.exceptions import DomainError
 
-class OrdersError(Exception):
+
+class OrdersError(DomainError):
     """Base class of the orders domain errors."""
 
 
 class CustomerNotFound(OrdersError):
     """The customer does not exist or is not the caller's to use."""
 
-    def __init__(self) -> None:
-        super().__init__("Customer not found.")
+    default_message = "Customer not found."
 
 
 class CustomersUnavailable(OrdersError):
@@ -19,24 +20,27 @@ class CustomersUnavailable(OrdersError):
     timeout or a server error), False when it certainly did not.
     """
 
+    default_message = "The customers service is unavailable."
+
     def __init__(self, *, maybe_applied: bool) -> None:
         self.maybe_applied = maybe_applied
-        super().__init__("The customers service is unavailable.")
+        super().__init__()
 
 
 class CustomersRefused(OrdersError):
     """The customers service answered with something this service cannot use."""
 
+    default_message = "The customers service refused the request."
+
     def __init__(self, status: int) -> None:
         self.status = status
-        super().__init__("The customers service refused the request.")
+        super().__init__()
 
 
 class ReservationReleased(OrdersError):
     """The customers service refuses this order id: it was released before."""
 
-    def __init__(self) -> None:
-        super().__init__("The reservation of this order was released.")
+    default_message = "The reservation of this order was released."
 
 
 class OrderNotCancellable(OrdersError):
@@ -50,14 +54,10 @@ class OrderNotCancellable(OrdersError):
 class IdempotencyKeyInUse(OrdersError):
     """The first request with this key is still being processed."""
 
-    def __init__(self) -> None:
-        super().__init__("A request with this Idempotency-Key is still in progress.")
+    default_message = "A request with this Idempotency-Key is still in progress."
 
 
 class IdempotencyKeyReused(OrdersError):
     """The key was already used for a request with another body."""
 
-    def __init__(self) -> None:
-        super().__init__(
-            "This Idempotency-Key was already used with a different request."
-        )
+    default_message = "This Idempotency-Key was already used with a different request."

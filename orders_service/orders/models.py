@@ -7,6 +7,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 
+from common.money import MONEY
+
 
 class Order(models.Model):
     """An order of ``total`` against a customer's credit, owned by its creator."""
@@ -22,7 +24,7 @@ class Order(models.Model):
     owner_sub = models.CharField(max_length=255, db_index=True)
     owner_username = models.CharField(max_length=150)
     customer_id = models.PositiveBigIntegerField(db_index=True)
-    total = models.DecimalField(max_digits=12, decimal_places=2)
+    total = models.DecimalField(**MONEY)
     state = models.CharField(max_length=10, choices=State, default=State.PENDING)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -1,19 +1,9 @@
 """Reads of the orders service; every one is scoped to the caller."""
 
-from typing import Protocol
-
 from django.db.models import QuerySet
 
 from orders_service.orders.models import Order
-
-
-class Caller(Protocol):
-    """The authenticated user as the token describes it."""
-
-    id: str
-    username: str
-    is_staff: bool
-    is_machine: bool
+from shared_auth.user import Caller
 
 
 def order_list(

@@ -2,7 +2,8 @@
 
 from rest_framework import serializers
 
-from common.api import QuerySerializer, StrictIntegerField, money_field
+from common.api import QuerySerializer, StrictIntegerField
+from common.money import money_field
 from orders_service.orders.models import Order
 
 MAX_ID = 2**63 - 1

@@ -28,6 +28,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from common.money import MONEY_QUANTUM
 from orders_service.orders import customers
 from orders_service.orders.exceptions import (
     CustomerNotFound,
@@ -39,7 +40,7 @@ from orders_service.orders.exceptions import (
     ReservationReleased,
 )
 from orders_service.orders.models import IdempotencyKey, Order
-from orders_service.orders.selectors import Caller
+from shared_auth.user import Caller
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class OrderCreated:
 
 
 def _fingerprint(*, customer_id: int, total: Decimal) -> str:
-    canonical = f"{customer_id}:{total.quantize(Decimal('0.01'))}"
+    canonical = f"{customer_id}:{total.quantize(MONEY_QUANTUM)}"
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -1,0 +1,15 @@
+"""The base of the services' domain errors (no HTTP meaning here).
+
+Each error states its message once, as a class attribute, the way DRF's
+exceptions carry ``default_detail``; the services' ``api_errors`` map the
+classes to statuses and codes at the API edge.
+"""
+
+
+class DomainError(Exception):
+    """A business rule refused the operation; ``str(error)`` says why."""
+
+    default_message = "The operation was refused."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.default_message)
