@@ -5,7 +5,7 @@ from django.urls import include, path
 from common.urls import handler400, handler403, handler404, handler500  # noqa: F401
 from common.urls import urlpatterns as common_urlpatterns
 from gateway_project import health
-from gateway_project.identity.views import admin_login, api_auth_login
+from gateway_project.identity.login_forms import admin_login, api_auth_login
 
 urlpatterns = [
     # Before the common readyz (database only): the gateway's checks its upstreams.

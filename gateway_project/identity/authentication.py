@@ -19,7 +19,7 @@ from rest_framework.request import Request
 
 from gateway_project.identity.keys import key_store
 from gateway_project.identity.lifetimes import as_timedelta
-from gateway_project.identity.revocations import memo
+from gateway_project.identity.revocation_memo import memo
 from shared_auth.authentication import JWTAuthentication, bearer_credential
 from shared_auth.conf import auth_settings
 from shared_auth.jwks import UnknownKey
@@ -37,7 +37,7 @@ class GatewayJWTAuthentication(JWTAuthentication):
     The public key comes from the gateway's own key store (so a rotation is
     seen at once), every audience the gateway issues for is accepted, and a
     revocation is seen at once, from memory kept current by a shared revision
-    (``identity.revocations``): no query per request. A token already verified
+    (``identity.revocation_memo``): no query per request. A token already verified
     by this process is not decoded again while its key is unchanged: only its
     expiry is checked (its revocation too, as for every token).
     """

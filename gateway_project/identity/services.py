@@ -16,7 +16,7 @@ from rest_framework_simplejwt.token_blacklist.models import (
 )
 
 from gateway_project.identity.models import SubjectRevocation, TokenRevocation
-from gateway_project.identity.revocations import revocations_changed
+from gateway_project.identity.revocation_memo import revocations_changed
 
 logger = logging.getLogger(__name__)
 

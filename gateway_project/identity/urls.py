@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from gateway_project.identity import views
+from gateway_project.identity import documents, feed, views
 
 app_name = "identity"
 
@@ -12,11 +12,11 @@ urlpatterns = [
     path("auth/token/verify/", views.VerifyView.as_view(), name="token_verify"),
     path("auth/logout/", views.LogoutView.as_view(), name="logout"),
     path("auth/me/", views.MeView.as_view(), name="me"),
-    path("auth/revocations/", views.RevocationFeedView.as_view(), name="revocations"),
-    path(".well-known/jwks.json", views.JWKSView.as_view(), name="jwks"),
+    path("auth/revocations/", feed.RevocationFeedView.as_view(), name="revocations"),
+    path(".well-known/jwks.json", documents.JWKSView.as_view(), name="jwks"),
     path(
         ".well-known/openid-configuration",
-        views.OpenIDConfigurationView.as_view(),
+        documents.OpenIDConfigurationView.as_view(),
         name="openid_configuration",
     ),
 ]

@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from gateway_project.identity.views import no_store
+from gateway_project.identity.http import no_store
 from gateway_project.oauth.models import Client
 from gateway_project.oauth.services import (
     client_deactivate,

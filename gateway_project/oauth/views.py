@@ -18,7 +18,8 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from gateway_project.identity import metrics
-from gateway_project.identity.views import PublicDocumentView, no_store
+from gateway_project.identity.documents import PublicDocumentView
+from gateway_project.identity.http import no_store
 from gateway_project.oauth import grants, revocation
 from gateway_project.oauth.credentials import authenticate_client, read_form
 from gateway_project.oauth.errors import OAuthError, invalid_request

@@ -102,8 +102,8 @@ class Upstream:
 
 
 @dataclass(frozen=True)
-class ProxyConfig:
-    """The proxy's settings, with its upstreams sorted longest prefix first."""
+class ProxyRoutes:
+    """The proxy's routes (upstreams sorted longest prefix first) and limits."""
 
     upstreams: tuple[Upstream, ...]
     timeout: urllib3.Timeout
@@ -141,11 +141,11 @@ def _upstream(prefix: str, base_url: str, options: dict[str, Any]) -> Upstream:
 
 
 @functools.cache
-def proxy_config() -> ProxyConfig:
+def proxy_config() -> ProxyRoutes:
     """Return the proxy configuration, built from the settings on first call."""
     options = {**DEFAULTS, **getattr(settings, "GATEWAY_PROXY", {})}
     routes = sorted(options["ROUTES"].items(), key=lambda item: -len(item[0]))
-    return ProxyConfig(
+    return ProxyRoutes(
         upstreams=tuple(_upstream(p, url, options) for p, url in routes),
         timeout=urllib3.Timeout(
             connect=options["CONNECT_TIMEOUT"], read=options["READ_TIMEOUT"]

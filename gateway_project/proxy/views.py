@@ -45,7 +45,7 @@ from gateway_project.proxy.headers import downstream_headers, upstream_headers
 from gateway_project.proxy.paths import UnsafePath, checked_path, raw_target
 from gateway_project.proxy.upstreams import (
     IdleLimitedPool,
-    ProxyConfig,
+    ProxyRoutes,
     Upstream,
     proxy_config,
 )
@@ -193,7 +193,7 @@ def _urlopen(
 
 def _open(
     request: HttpRequest,
-    config: ProxyConfig,
+    config: ProxyRoutes,
     upstream: Upstream,
     *,
     path: str,

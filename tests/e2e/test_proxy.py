@@ -2,7 +2,7 @@
 
 ``stack``'s gateway forwards to the real services. ``edge`` is a second gateway
 process on the same databases and keys whose routes also lead to the fakes of
-``test_proxy_fakes`` (a recording service, a silent one, a dead port, a jammed
+``proxy_fakes`` (a recording service, a silent one, a dead port, a jammed
 backlog), with short timeouts; raw request lines go to it over a socket.
 """
 
@@ -21,14 +21,14 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 import requests
 
-from tests.e2e.stack import ROOT, Stack, free_port
-from tests.e2e.test_proxy_fakes import (
+from tests.e2e.proxy_fakes import (
     GZIPPED,
     JammedUpstream,
     RecordingUpstream,
     SilentUpstream,
     dead_url,
 )
+from tests.e2e.stack import ROOT, Stack, free_port
 
 TIMEOUT = 10
 

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django.utils import timezone
 
 from gateway_project.identity.models import TokenRevocation
-from gateway_project.identity.revocations import RevocationMemo
+from gateway_project.identity.revocation_memo import RevocationMemo
 from gateway_project.identity.services import subject_tokens_revoke
 from tests.gateway.oauth_support import (
     INTROSPECT_URL,

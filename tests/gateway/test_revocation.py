@@ -13,7 +13,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
 from gateway_project.identity.models import SubjectRevocation
-from gateway_project.identity.revocations import MAX_AGE, RevocationMemo
+from gateway_project.identity.revocation_memo import MAX_AGE, RevocationMemo
 from gateway_project.identity.services import subject_tokens_revoke
 from gateway_project.identity.tokens import AccessToken, RefreshToken
 
