@@ -1,8 +1,9 @@
 """The one JSON error body of the three projects: ``{"detail", "code"}``.
 
-DRF views raise and ``common.api.json_exception_handler`` renders; every
-answer built outside DRF (Django's error handlers, readiness, the proxy, the
-metrics endpoint, the throttled login forms) comes from ``error_response``.
+DRF views raise and ``common.exception_handlers`` renders; every answer built
+outside DRF (Django's error handlers, readiness, the proxy, the metrics
+endpoint, the throttled login forms) comes from ``error_response``. Plain
+Django only: DRF's parsers import this module.
 """
 
 from typing import Any

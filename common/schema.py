@@ -41,7 +41,7 @@ class SharedAuthJWTScheme(OpenApiAuthenticationExtension):
 
 
 class ErrorSerializer(serializers.Serializer):
-    """Every error answer (``common.api.json_exception_handler``)."""
+    """Every error answer (``common.exception_handlers.json_exception_handler``)."""
 
     detail = serializers.CharField(help_text="What went wrong, for a human.")
     code = serializers.CharField(help_text="What went wrong, for a program.")

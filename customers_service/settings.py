@@ -31,7 +31,7 @@ REST_FRAMEWORK = {
     **REST_FRAMEWORK,
     "DEFAULT_AUTHENTICATION_CLASSES": ["shared_auth.authentication.JWTAuthentication"],
     "DEFAULT_SCHEMA_CLASS": "common.schema.ErrorsAutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "common.api.CappedPageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "common.pagination.CappedPageNumberPagination",
     "EXCEPTION_HANDLER": "customers_service.customers.api_errors.exception_handler",
 }
 

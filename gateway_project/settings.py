@@ -109,7 +109,7 @@ CACHES = {
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
     # Every error {"detail", "code"}, validation errors included.
-    "EXCEPTION_HANDLER": "common.api.json_exception_handler",
+    "EXCEPTION_HANDLER": "common.exception_handlers.json_exception_handler",
     # Proxies in front of the gateway that append to X-Forwarded-For; 0 trusts
     # none of it (the client address is REMOTE_ADDR), so it cannot be spoofed.
     "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")),

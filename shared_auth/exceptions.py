@@ -42,7 +42,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     """DRF's exception handler, with RFC 6750's answer to a missing scope.
 
     For projects without their own handler (``EXCEPTION_HANDLER``); a project
-    that has one calls ``apply_scope_challenge`` itself (as ``common.api``).
+    that has one calls ``apply_scope_challenge`` itself (as
+    ``common.exception_handlers`` does).
     """
     # Imported here: rest_framework.views imports the authentication classes.
     from rest_framework.views import exception_handler as drf_exception_handler

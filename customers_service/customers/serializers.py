@@ -3,7 +3,7 @@
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
-from common.api import NO_NUL, QuerySerializer, StrictCharField
+from common.fields import NO_NUL, QuerySerializer, StrictCharField
 from common.money import MONEY, money_field
 from customers_service.customers.models import Customer, Reservation
 

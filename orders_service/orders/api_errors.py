@@ -2,7 +2,7 @@
 
 from rest_framework import status
 
-from common.api import domain_exception_handler
+from common.exception_handlers import domain_exception_handler
 from orders_service.orders import exceptions as domain
 
 STATUS_AND_CODE: dict[type[domain.OrdersError], tuple[int, str]] = {

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from common.api import QuerySerializer, StrictIntegerField
+from common.fields import QuerySerializer, StrictIntegerField
 from common.money import money_field
 from orders_service.orders.models import Order
 
