@@ -25,13 +25,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import django
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from django.conf import settings
+from jwt.algorithms import get_default_algorithms
 
-import django  # noqa: E402
-import jwt  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa  # noqa: E402
-from django.conf import settings  # noqa: E402
-from jwt.algorithms import get_default_algorithms  # noqa: E402
+# The project's own modules are imported once django is set up, from the root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 ISSUER = "https://issuer.bench"
 

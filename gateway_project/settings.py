@@ -7,8 +7,11 @@ from pathlib import Path
 from common.settings import *  # noqa: F403
 from common.settings import (
     CACHES,
+    CUSTOMERS_SERVICE_URL,
     INSTALLED_APPS,
     JWT_ISSUER,
+    MIDDLEWARE,
+    ORDERS_SERVICE_URL,
     REDIS_URL,
     REST_FRAMEWORK,
     SECURE_REDIRECT_EXEMPT,
@@ -124,8 +127,6 @@ REST_FRAMEWORK = {
 # README "Gateway proxy". Path prefix -> upstream base URL; anything else under
 # /api/ is a 404 at the gateway. GATEWAY_PROXY_ROUTES ("prefix=url,...") replaces
 # the table as a whole.
-from common.settings import CUSTOMERS_SERVICE_URL, ORDERS_SERVICE_URL  # noqa: E402
-
 GATEWAY_PROXY = {
     "ROUTES": dict(
         route.split("=", 1)
@@ -154,8 +155,6 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = GATEWAY_PROXY["MAX_BODY_SIZE"]
 TRUSTED_PROXIES = env_list("GATEWAY_TRUSTED_PROXIES", "")
 # The proxy's fast path: bearer-token /api/ requests go straight to the proxy
 # view, right after SecurityMiddleware (README "Performance").
-from common.settings import MIDDLEWARE  # noqa: E402
-
 _SECURITY = MIDDLEWARE.index("django.middleware.security.SecurityMiddleware")
 MIDDLEWARE = [
     *MIDDLEWARE[: _SECURITY + 1],
