@@ -10,7 +10,7 @@ or per action / HTTP method, read from the view by a bare ``HasScope``::
     permission_classes = [IsAuthenticated & HasScope]
     required_scopes = {"list": "orders:read", "create": "orders:write"}
 
-A refusal for a missing scope (or a missing actor, ``ActorIn``) is answered
+A refusal for a missing scope (or a service not allowed, ``ActorIn``) is answered
 403 ``{"detail", "code": "insufficient_scope"}`` with ``WWW-Authenticate:
 Bearer error="insufficient_scope", scope="..."`` (RFC 6750 section 3.1) by
 ``apply_scope_challenge``, which the service's exception handler calls.
@@ -170,12 +170,16 @@ class HasScope(_Configured):
 
 
 class ActorIn(_Configured):
-    """Allow a delegated token whose actor (``act.sub``) is an allowed service.
+    """Allow an allowed service: acting for a user, or acting for no user.
 
     ``ActorIn("orders")`` names the services; ``ActorIn(setting="NAME")``
-    reads the list from ``settings.NAME`` on each request. A user's own token
-    (no ``act``) and a machine client's are refused as ``insufficient_scope``:
-    they must come through an allowed service (RFC 8693 token exchange).
+    reads the list from ``settings.NAME`` on each request. Allowed are a
+    delegated token whose current actor (``act.sub``, RFC 8693 section 4.1)
+    is one of them, and a machine token of one of them (client credentials:
+    no ``username``, no ``act``, ``client_id`` = ``sub`` = the service), as
+    the orders service's reconciler holds. A user's own token (no ``act``) and
+    a machine token of any other client are refused as ``insufficient_scope``:
+    a user must come through an allowed service (token exchange).
     """
 
     def __init__(self, *actors: str, setting: str | None = None) -> None:
@@ -191,16 +195,27 @@ class ActorIn(_Configured):
         return tuple(getattr(settings, self.setting, ()))
 
     def has_permission(self, request: Request, view: APIView) -> bool:
-        """Return True if the token's actor is allowed."""
-        actor = getattr(request.user, "actor", "")
+        """Return True if the token's actor, or its machine client, is allowed."""
         allowed = self.allowed()
-        if actor and actor in allowed:
+        if _acting_service(request.user) in allowed:
             return True
         needed = " ".join(view_scopes(view, request.method) or ())
-        detail = _("Only a delegated token of {actors} may do this.")
+        detail = _("Only {actors} may do this (for a user, or for no user).")
         return _deny_scope(
             request, needed, str(detail).format(actors=", ".join(allowed))
         )
+
+
+def _acting_service(user: Any) -> str | None:
+    """Return the service a token stands for: its current actor if delegated,
+    else the client of a machine token (``client_id`` = ``sub``), else None."""
+    actor = getattr(user, "actor", "")
+    if actor:
+        return actor
+    if not getattr(user, "is_machine", False):
+        return None  # a user's own token
+    client_id = getattr(user, "client_id", "")
+    return client_id if client_id and client_id == getattr(user, "id", None) else None
 
 
 def view_scopes(view: APIView, method: str | None) -> tuple[str, ...] | None:

@@ -33,8 +33,9 @@ class TokenUser(SimpleJWTTokenUser):
     ``staff`` is one of them. ``token`` holds the claims mapping.
 
     A token without ``username`` is a machine client's: it acts for no user
-    (``is_machine``). ``scopes`` is the ``scope`` claim split on spaces and
-    ``actor`` the ``act.sub`` of a delegated token (RFC 8693 section 4.1).
+    (``is_machine``). ``scopes`` is the ``scope`` claim split on spaces,
+    ``client_id`` the client the token was issued to, and ``actor`` the
+    ``act.sub`` of a delegated token (RFC 8693 section 4.1).
     """
 
     def __init__(self, claims: Mapping[str, Any]) -> None:
@@ -84,6 +85,12 @@ class TokenUser(SimpleJWTTokenUser):
         """Return the ``scope`` claim as a frozenset (RFC 8693 section 4.2)."""
         scope = self.token.get("scope")
         return frozenset(scope.split()) if isinstance(scope, str) else frozenset()
+
+    @cached_property
+    def client_id(self) -> str:
+        """Return the ``client_id`` claim (the client it was issued to), or ``""``."""
+        client_id = self.token.get("client_id")
+        return client_id if isinstance(client_id, str) else ""
 
     @cached_property
     def actor(self) -> str:

@@ -16,16 +16,25 @@ from customers_service.customers.serializers import (
     ReservationFilterSerializer,
     ReservationSerializer,
 )
-from shared_auth.permissions import ActorIn, HasScope, IsOwnerOrStaff, ReadOnly
+from shared_auth.permissions import (
+    ActorIn,
+    HasScope,
+    IsMachineClient,
+    IsOwnerOrStaff,
+    ReadOnly,
+)
 
 READ, WRITE = "customers:read", "customers:write"
 RESERVATIONS_WRITE = "reservations:write"
 # Querysets are scoped to the caller already; the object check is the second lock.
-PERMISSIONS = [IsAuthenticated & HasScope & IsOwnerOrStaff]
+# A machine token acts for no user: it owns nothing and its scopes bound it.
+OWNER = IsOwnerOrStaff | IsMachineClient
+PERMISSIONS = [IsAuthenticated & HasScope & OWNER]
 
 
 class CustomerViewSet(viewsets.ModelViewSet):
-    """Customers of the caller (staff: everyone's), with their available credit."""
+    """Customers of the caller (staff, machine tokens: everyone's), with their
+    available credit."""
 
     serializer_class = CustomerSerializer
     permission_classes = PERMISSIONS
@@ -75,10 +84,10 @@ class ReservationViewSet(
 ):
     """Credit reservations of one customer the caller may see, keyed by order id.
 
-    Users read them; only a service acting for the user (a token exchanged
-    by one of ``settings.RESERVATION_ACTORS``, scope ``reservations:write``)
-    writes them: a user's own token cannot reserve or release credit behind
-    its orders' back.
+    Users read them; only one of ``settings.RESERVATION_ACTORS`` writes them
+    (scope ``reservations:write``), acting for the user (a token it exchanged)
+    or for no user (its own machine token: the orders reconciler). A user's
+    own token cannot reserve or release credit behind its orders' back.
     """
 
     serializer_class = ReservationSerializer
@@ -86,7 +95,7 @@ class ReservationViewSet(
         IsAuthenticated
         & HasScope
         & (ReadOnly | ActorIn(setting="RESERVATION_ACTORS"))
-        & IsOwnerOrStaff
+        & OWNER
     ]
     required_scopes = {
         "list": READ,

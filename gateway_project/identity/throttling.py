@@ -59,7 +59,7 @@ class LoginFailureThrottle(SimpleRateThrottle):
         """Return DRF's answer, from this process's counters if the cache fails."""
         try:
             return super().allow_request(request, view)
-        except APIException:  # the body did not parse (``request.data``)
+        except APIException:  # the request's own fault (a body that does not parse)
             raise
         except Exception:  # any cache backend's failure
             self._fall_back()

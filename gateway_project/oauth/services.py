@@ -14,6 +14,8 @@ from gateway_project.oauth.models import Client
 logger = logging.getLogger(__name__)
 
 SECRET_BYTES = 32
+# What the orders service may ask for customers, for a user or for no user.
+ORDERS_CLIENT_SCOPES = ["customers:read", "reservations:write"]
 
 
 def new_secret() -> str:
@@ -87,7 +89,9 @@ def service_clients_provision() -> list[Client]:
 
     The orders service (``ORDERS_CLIENT_ID``/``ORDERS_CLIENT_SECRET``) may
     exchange a caller's token for one meant for ``customers`` with the scopes
-    ``customers:read reservations:write``, and gets no client_credentials scope.
+    ``customers:read reservations:write``, and get a client_credentials token
+    with those scopes for ``customers`` (acting for no user: its reconciler,
+    ``reconcile_reservations``, lists every reservation and releases orphans).
     Raise ``ValueError`` if the secret is unset.
     """
     if not settings.ORDERS_CLIENT_SECRET:
@@ -95,11 +99,11 @@ def service_clients_provision() -> list[Client]:
     client, _ = client_save(
         client_id=settings.ORDERS_CLIENT_ID,
         name="orders service",
-        scopes=[],
+        scopes=ORDERS_CLIENT_SCOPES,
         audiences=["customers"],
         may_exchange=True,
         exchange_audiences=["customers"],
-        exchange_scopes=["customers:read", "reservations:write"],
+        exchange_scopes=ORDERS_CLIENT_SCOPES,
         secret=settings.ORDERS_CLIENT_SECRET,
     )
     return [client]

@@ -16,8 +16,9 @@ while serving and as often as wanted:
    reserving and is left alone.
 
 The customers service is reached through ``Customers``, a small protocol: the
-command uses ``CustomersApi`` (HTTP, with a token of the orders client); the
-tests a stand-in.
+command uses ``CustomersApi`` (HTTP, with the orders client's own token: a
+machine token acts for no user, so customers lists every customer to it and
+lets it, an allowed actor, release reservations); the tests a stand-in.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ from shared_auth.session import ServiceSession
 
 logger = logging.getLogger(__name__)
 
-# The orders client's token for this job (contract "Machine clients").
+# The orders client's own token for this job (contract "Machine clients"); the
+# gateway's provisioning grants it these scopes for audience customers.
 RECONCILER_SCOPE = "customers:read reservations:write"
 TOKEN_TIMEOUT = (3.0, 10.0)
 

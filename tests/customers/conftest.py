@@ -39,6 +39,11 @@ def delegated(user: TokenUser, actor: str = "orders") -> TokenUser:
     )
 
 
+def machine(client_id: str, scope: str = DELEGATED_SCOPE) -> TokenUser:
+    """Return the principal of ``client_id``'s own (client credentials) token."""
+    return TokenUser({"sub": client_id, "client_id": client_id, "scope": scope})
+
+
 @pytest.fixture
 def alice() -> TokenUser:
     return token_user("1", "alice")

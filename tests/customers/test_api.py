@@ -10,6 +10,7 @@ from customers_service.customers.models import (
     ReleasedReservation,
     Reservation,
 )
+from shared_auth.user import TokenUser
 from tests.customers.factories import make_customer, make_reservation
 
 pytestmark = pytest.mark.django_db
@@ -350,12 +351,99 @@ def test_allowed_actors_come_from_the_setting(client_for, alice, settings):
     assert response.json()["actor"] == "billing"
 
 
-def test_machine_tokens_act_for_no_user(client_for):
-    from tests.customers.conftest import token_user
+# -- machine tokens: a client acting for no user ------------------------------------
+@pytest.fixture
+def two_owners() -> tuple[Customer, Customer]:
+    """Alice's customer holding order-a (30), bob's holding order-b (40)."""
+    alices = make_customer(credit_limit="100.00")
+    bobs = make_customer(owner_sub="2", owner_username="bob", credit_limit="100.00")
+    make_reservation(alices, order_id="order-a", amount="30.00")
+    make_reservation(bobs, order_id="order-b", amount="40.00")
+    return alices, bobs
 
-    make_customer()
-    machine = client_for(token_user("partner", "", scope="customers:read"))
-    assert machine.get(CUSTOMERS).json()["count"] == 0
+
+@pytest.mark.parametrize("client_id", ["orders", "partner"])
+def test_a_machine_token_reads_every_customer_and_reservation(
+    client_for, two_owners, client_id
+):
+    from tests.customers.conftest import machine
+
+    reader = client_for(machine(client_id, scope="customers:read"))
+    listed = reader.get(CUSTOMERS).json()
+    assert [c["id"] for c in listed["results"]] == [c.pk for c in two_owners]
+    for customer, order_id in zip(two_owners, ["order-a", "order-b"], strict=True):
+        one = reader.get(f"{CUSTOMERS}{customer.pk}/")
+        assert one.status_code == 200, one.content
+        url = reservations_url(customer)
+        [held] = reader.get(url).json()["results"]
+        assert held["order_id"] == order_id
+        assert reader.get(f"{url}{order_id}/").status_code == 200
+
+
+def test_a_machine_token_needs_customers_read_to_list(client_for, two_owners):
+    from tests.customers.conftest import machine
+
+    writer_only = client_for(machine("orders", scope="reservations:write"))
+    assert_insufficient_scope(writer_only.get(CUSTOMERS), "customers:read")
+    alices, _ = two_owners
+    assert_insufficient_scope(
+        writer_only.get(reservations_url(alices)), "customers:read"
+    )
+
+
+def test_the_orders_machine_token_releases_and_reserves_for_no_user(
+    client_for, two_owners
+):
+    """The reconciler: orders acting for no user, on anyone's customer."""
+    from tests.customers.conftest import machine
+
+    orders = client_for(machine("orders"))
+    alices, bobs = two_owners
+    released = orders.delete(f"{reservations_url(bobs)}order-b/")
+    assert released.status_code == 204, released.content
+    assert not Reservation.objects.filter(order_id="order-b").exists()
+    assert ReleasedReservation.objects.filter(customer=bobs, order_id="order-b")
+    assert orders.get(f"{CUSTOMERS}{bobs.pk}/").json()["available_credit"] == "100.00"
+    made = orders.post(
+        reservations_url(alices), {"order_id": "order-c", "amount": "5.00"}
+    )
+    assert made.status_code == 201, made.content
+    # Made for no user: the reservation names the client, and no actor.
+    body = made.json()
+    assert (body["sub"], body["username"], body["actor"]) == ("orders", "", "")
+    assert orders.get(f"{CUSTOMERS}{alices.pk}/").json()["available_credit"] == "65.00"
+
+
+@pytest.mark.parametrize(
+    "principal",
+    ["batch", "orders with another sub", "alice with orders' client_id"],
+)
+def test_other_machine_clients_and_users_cannot_write_reservations(
+    client_for, two_owners, principal
+):
+    from tests.customers.conftest import DELEGATED_SCOPE, machine, token_user
+
+    caller = {
+        "batch": machine("batch"),
+        "orders with another sub": TokenUser(
+            {"sub": "batch", "client_id": "orders", "scope": DELEGATED_SCOPE}
+        ),
+        "alice with orders' client_id": token_user(
+            "1", "alice", scope=DELEGATED_SCOPE, client_id="orders"
+        ),
+    }[principal]
+    client = client_for(caller)
+    alices, _ = two_owners
+    url = reservations_url(alices)
+    assert_insufficient_scope(
+        client.post(url, {"order_id": "order-x", "amount": "1"}), "reservations:write"
+    )
+    assert_insufficient_scope(client.delete(f"{url}order-a/"), "reservations:write")
+    assert sorted(Reservation.objects.values_list("order_id", flat=True)) == [
+        "order-a",
+        "order-b",
+    ]
+    assert not ReleasedReservation.objects.exists()
 
 
 @pytest.mark.parametrize(

@@ -176,28 +176,29 @@ def test_every_project_reads_the_same_feed_token_from_one_secret(by_kind, config
 
 
 def test_orders_and_the_gateways_provisioning_share_the_client_secret(by_kind, config):
-    """The orders pods authenticate at the gateway's token endpoint with the
-    secret the gateway's Job provisions client "orders" with: one Secret."""
+    """The orders pods and the reconciler authenticate at the gateway's token
+    endpoint with the secret the gateway's Job provisions client "orders" with:
+    one Secret."""
     ref = ("orders-client", "ORDERS_CLIENT_SECRET")
     job = by_kind["Job"]["gateway-migrate"]["spec"]["template"]
     provision = next(
         c for c in containers(job) if "provision_clients" in c.get("command", [])
     )
+    reconcile = by_kind["CronJob"]["orders-reconcile-reservations"]["spec"]
+    (reconciler,) = containers(reconcile["jobTemplate"]["spec"]["template"])
     readers = {
-        "orders web": secret_env(web(by_kind, "orders")),
-        "gateway provisioning": secret_env(provision),
+        "orders web": web(by_kind, "orders"),
+        "gateway provisioning": provision,
+        "reconciler": reconciler,
     }
-    for name, env in readers.items():
-        assert env.get("ORDERS_CLIENT_SECRET") == ref, name
-    for container in (web(by_kind, "orders"), provision):
+    for name, container in readers.items():
+        assert secret_env(container).get("ORDERS_CLIENT_SECRET") == ref, name
         entry = next(e for e in container["env"] if e["name"] == "ORDERS_CLIENT_SECRET")
         assert entry["valueFrom"]["secretKeyRef"].get("optional") is not True
     # Nobody else holds it, and it is never a literal or in the ConfigMap.
-    for (kind, name), template in pod_specs(by_kind).items():
+    for template in pod_specs(by_kind).values():
         for container in containers(template):
-            if container is provision or (
-                (kind, name) == ("Deployment", "orders") and container["name"] == "web"
-            ):
+            if any(container is reader for reader in readers.values()):
                 continue
             assert "ORDERS_CLIENT_SECRET" not in secret_env(container), (
                 name,
@@ -441,6 +442,8 @@ def test_the_scrape_policy_opens_the_http_port_to_monitoring_only(by_kind):
             "ports": [{"port": "http"}],
         }
     ]
+
+
 # -- maintenance -------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("name", "project", "command"),

@@ -9,7 +9,13 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from gateway_project.oauth.models import Client
-from tests.gateway.oauth_support import TOKEN_URL, assert_error, basic, post_form
+from tests.gateway.oauth_support import (
+    TOKEN_URL,
+    assert_error,
+    basic,
+    decode,
+    post_form,
+)
 
 pytestmark = pytest.mark.django_db
 CC = {"grant_type": "client_credentials"}
@@ -97,12 +103,39 @@ def test_seed_demo_provisions_the_orders_client_idempotently(api, settings):
     assert client.may_exchange and client.is_active
     assert client.exchange_audience_list == ["customers"]
     assert client.exchange_scope_list == ["customers:read", "reservations:write"]
-    assert client.scope_list == []
+    assert client.scope_list == ["customers:read", "reservations:write"]
+    assert client.audience_list == ["customers"]
     # The secret is re-set from the settings each time.
     old = post_form(api, TOKEN_URL, CC, **basic("orders", "first-secret"))
     assert_error(old, 401, "invalid_client")
     new = post_form(api, TOKEN_URL, CC, **basic("orders", "second-secret"))
     assert new.status_code == 200
+
+
+def test_the_orders_client_gets_its_own_token_for_customers(api, orders_client):
+    """The reconciler's token: orders acting for no user, at customers only."""
+    asked = {
+        **CC,
+        "scope": "customers:read reservations:write",
+        "audience": "customers",
+    }
+    response = post_form(api, TOKEN_URL, asked, **basic(*orders_client))
+    assert response.status_code == 200, response.content
+    assert response.json()["scope"] == "customers:read reservations:write"
+    claims = decode(response.json()["access_token"], audience="customers")
+    assert claims["aud"] == ["customers"]
+    assert claims["sub"] == claims["client_id"] == "orders"
+    assert "username" not in claims and "act" not in claims
+    assert claims["scope"] == "customers:read reservations:write"
+    # Nothing beyond: no other scope, no other audience.
+    wider = post_form(
+        api, TOKEN_URL, {**asked, "scope": "customers:write"}, **basic(*orders_client)
+    )
+    assert_error(wider, 400, "invalid_scope")
+    orders = post_form(
+        api, TOKEN_URL, {**asked, "audience": "orders"}, **basic(*orders_client)
+    )
+    assert_error(orders, 400, "invalid_target")
 
 
 def test_provision_clients_needs_the_secret(settings):

@@ -6,7 +6,9 @@ for good) so the orders service's
 ``ServiceSession`` is exercised over real sockets. It also stands in for the
 gateway's token endpoint (``TOKEN_PATH``): the orders client exchanges a
 user's token (``alice-token``) for a delegated one (``alice-token~orders``);
-the reservation API accepts only delegated tokens, never a user's own.
+the reservation API accepts only delegated tokens, never a user's own, and
+the orders client's own machine token (``MACHINE_TOKEN``, client credentials:
+it acts for no user and sees every customer, as the reconciler needs).
 ``mode`` injects faults: ``"hang"`` applies a reservation and then answers
 only after the test ends (the caller times out), ``"hang_all"`` also hangs
 releases (without applying them), ``"error"`` answers 500, ``"no_exchange"``
@@ -27,10 +29,14 @@ from urllib.parse import parse_qsl
 USER_TOKENS = {"alice-token": "1", "bob-token": "2", "staff-token": "3"}
 # Only tokens exchanged by the orders client are accepted by the reservation API.
 TOKENS = {f"Bearer {token}~orders": sub for token, sub in USER_TOKENS.items()}
-STAFF = {"3"}
+MACHINE_TOKEN = "orders-machine-token"
+TOKENS[f"Bearer {MACHINE_TOKEN}"] = "orders"
+# Staff, and the orders client acting for no user, see every customer.
+SEE_ALL = {"3", "orders"}
 TOKEN_PATH = "/auth/oauth/token/"
 CLIENT = ("orders", "orders-test-secret")
 EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
+CLIENT_CREDENTIALS = "client_credentials"
 RESERVATIONS = re.compile(r"^/api/customers/(\d+)/reservations/(?:([\w.-]+)/)?$")
 
 
@@ -80,12 +86,15 @@ class CustomersStub:
 
     # -- request handling ------------------------------------------------------
     def exchange(self, headers: dict, body: bytes):
-        """Answer one RFC 8693 exchange as the gateway would (the happy path)."""
+        """Answer one RFC 8693 exchange (or the orders client's own client
+        credentials grant) as the gateway would (the happy path)."""
         form = dict(parse_qsl(body.decode()))
         self.exchanges.append(form)
         basic = headers.get("Authorization", "").removeprefix("Basic ")
         if base64.b64decode(basic or "").decode() != ":".join(CLIENT):
             return 401, {"error": "invalid_client"}
+        if form.get("grant_type") == CLIENT_CREDENTIALS:
+            return self.client_credentials(form)
         if self.mode == "no_exchange" or form.get("subject_token") not in USER_TOKENS:
             return 400, {"error": "invalid_grant"}
         if form.get("grant_type") != EXCHANGE_GRANT or form.get("audience") != (
@@ -95,6 +104,18 @@ class CustomersStub:
         return 200, {
             "access_token": f"{form['subject_token']}~orders",
             "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": form.get("scope", ""),
+        }
+
+    @staticmethod
+    def client_credentials(form: dict):
+        """Answer the orders client's grant for its own token at customers."""
+        if form.get("audience") != "customers":
+            return 400, {"error": "invalid_target"}
+        return 200, {
+            "access_token": MACHINE_TOKEN,
             "token_type": "Bearer",
             "expires_in": 300,
             "scope": form.get("scope", ""),
@@ -118,12 +139,12 @@ class CustomersStub:
                 [
                     {"id": c}
                     for c, (owner, _) in self.customers.items()
-                    if owner == sub or sub in STAFF
+                    if owner == sub or sub in SEE_ALL
                 ]
             )
         match = RESERVATIONS.match(path)
         customer = match and self.customers.get(int(match[1]))
-        if not customer or (customer[0] != sub and sub not in STAFF):
+        if not customer or (customer[0] != sub and sub not in SEE_ALL):
             return 404, {"detail": "Not found."}
         customer_id, order_id = int(match[1]), match[2]
         with self.lock:

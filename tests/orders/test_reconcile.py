@@ -17,6 +17,7 @@ from orders_service.orders.reconcile import (
     client_credentials_token,
     reservations_reconcile,
 )
+from tests.orders.customers_stub import CLIENT, MACHINE_TOKEN
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +26,7 @@ GRACE = timedelta(minutes=2)
 
 @pytest.fixture
 def api(customers_stub) -> CustomersApi:
-    return CustomersApi(base_url=customers_stub.url, token="staff-token")
+    return CustomersApi(base_url=customers_stub.url, token=MACHINE_TOKEN)
 
 
 @pytest.fixture
@@ -154,22 +155,37 @@ def test_an_unreachable_customers_service_changes_nothing(customers_stub, api, l
     assert stale.state == Order.State.PENDING
 
 
-def test_the_command_prints_its_report(customers_stub, monkeypatch, capsys):
+@pytest.fixture
+def issuer(customers_stub, settings):
+    """The stub is the gateway too: the orders client's credentials are set."""
+    settings.JWT_ISSUER = customers_stub.url
+    settings.ORDERS_CLIENT_ID, settings.ORDERS_CLIENT_SECRET = CLIENT
+    return customers_stub
+
+
+def test_the_command_prints_its_report(issuer, monkeypatch, capsys):
+    # An admin's token in the environment is not taken any more (it used to be).
     monkeypatch.setenv("RECONCILE_ACCESS_TOKEN", "staff-token")
     orphan = uuid.uuid4()
-    hold(customers_stub, 2, orphan)
+    hold(issuer, 2, orphan)
     call_command("reconcile_reservations")
     report = json.loads(capsys.readouterr().out)
     assert report["released"] == [str(orphan)]
-    assert customers_stub.calls[-1]["headers"]["Authorization"] == "Bearer staff-token"
+    # The orders client's own token, from the client credentials grant.
+    grant = issuer.exchanges[-1]
+    assert grant["grant_type"] == "client_credentials"
+    assert grant["audience"] == "customers"
+    assert issuer.calls[-1]["headers"]["Authorization"] == f"Bearer {MACHINE_TOKEN}"
 
 
-def test_the_command_fails_when_customers_refuses_the_token(
-    customers_stub, monkeypatch
-):
-    monkeypatch.setenv("RECONCILE_ACCESS_TOKEN", "forged")
+def test_the_command_fails_when_the_gateway_refuses_the_client(issuer, settings):
+    settings.ORDERS_CLIENT_SECRET = "wrong"
+    orphan = uuid.uuid4()
+    hold(issuer, 2, orphan)
     with pytest.raises(CommandError, match="401"):
         call_command("reconcile_reservations")
+    assert not issuer.calls  # customers never called
+    assert (2, str(orphan)) in issuer.reservations
 
 
 def test_the_token_comes_from_the_orders_clients_credentials(settings):

@@ -94,6 +94,44 @@ def test_actor_in_allows_only_the_named_current_actor(settings):
     assert not check.has_permission(delegated, VIEW)  # read per request
 
 
+def machine_request(client_id: str) -> SimpleNamespace:
+    """Return a request holding a client_credentials token (no ``username``)."""
+    token = {"sub": client_id, "client_id": client_id}
+    return SimpleNamespace(user=TokenUser(token), method="POST")
+
+
+def test_actor_in_allows_an_allowed_service_acting_for_no_user(settings):
+    settings.RESERVATION_ACTORS = ["orders"]
+    check = ActorIn(setting="RESERVATION_ACTORS")
+    assert check.has_permission(machine_request("orders"), VIEW)
+    assert ActorIn("billing", "orders").has_permission(machine_request("orders"), VIEW)
+    # Any other client's own token is refused, and so is a user's own token
+    # whatever its client_id says.
+    assert not check.has_permission(machine_request("batch"), VIEW)
+    assert not check.has_permission(request_for(client_id="orders"), VIEW)
+    assert not check.has_permission(request_for(sub="orders", client_id="orders"), VIEW)
+    settings.RESERVATION_ACTORS = ["billing"]
+    assert not check.has_permission(machine_request("orders"), VIEW)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        # client_id and sub disagree: not the client's own token.
+        {"sub": "batch", "client_id": "orders"},
+        {"sub": "orders", "client_id": "batch"},
+        {"sub": "orders"},  # no client_id at all
+        {"sub": "orders", "client_id": ["orders"]},
+        {"sub": "orders", "client_id": ""},
+        # orders' token exchanged on by another client: the actor counts.
+        {"sub": "orders", "client_id": "orders", "act": {"sub": "batch"}},
+    ],
+)
+def test_actor_in_refuses_machine_tokens_not_of_an_allowed_client(token):
+    request = SimpleNamespace(user=TokenUser(token), method="POST")
+    assert not ActorIn("orders").has_permission(request, VIEW)
+
+
 def test_actor_in_needs_actors_or_a_setting():
     with pytest.raises(ValueError):
         ActorIn()
@@ -196,3 +234,27 @@ def test_reservation_writes_need_the_scope_and_an_allowed_actor(
         )
     )
     assert api.post("/reservations/", **delegated).status_code == 200
+
+
+def test_reservation_writes_by_an_allowed_service_for_no_user(
+    api, jwks_server, make_token
+):
+    def machine(client_id: str) -> dict[str, str]:
+        token = make_token(
+            sub=client_id,
+            client_id=client_id,
+            username=None,
+            roles=None,
+            scope="customers:read reservations:write",
+        )
+        return bearer(token)
+
+    assert api.post("/reservations/", **machine("orders")).status_code == 200
+    assert_insufficient_scope(
+        api.post("/reservations/", **machine("batch")), "reservations:write"
+    )
+    # A user's own token with the scope and orders' client_id is still a user's.
+    user_token = bearer(make_token(scope="reservations:write", client_id="orders"))
+    assert_insufficient_scope(
+        api.post("/reservations/", **user_token), "reservations:write"
+    )

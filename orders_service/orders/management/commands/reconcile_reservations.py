@@ -1,7 +1,6 @@
 """``manage.py reconcile_reservations --settings=orders_service.settings``."""
 
 import json
-import os
 from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
@@ -22,9 +21,9 @@ class Command(BaseCommand):
     """Settle stale PENDING orders and release reservations with no APPROVED order.
 
     Idempotent and safe while serving (orders_service/orders/reconcile.py). The
-    customers service is called with the orders client's token
-    (client_credentials), or with ``RECONCILE_ACCESS_TOKEN`` when set. Prints
-    what it did as one JSON object; exits non-zero if a release failed.
+    customers service is called with the orders client's own token
+    (client_credentials: orders acting for no user). Prints what it did as one
+    JSON object; exits non-zero if a release failed.
     """
 
     help = __doc__
@@ -39,11 +38,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, grace: float, **options: Any) -> None:
         try:
-            token = os.environ.get("RECONCILE_ACCESS_TOKEN") or (
-                client_credentials_token()
-            )
             customers = CustomersApi(
-                base_url=settings.CUSTOMERS_SERVICE_URL, token=token
+                base_url=settings.CUSTOMERS_SERVICE_URL,
+                token=client_credentials_token(),
             )
             report = reservations_reconcile(
                 customers=customers, grace=timedelta(seconds=grace)
