@@ -1,22 +1,13 @@
 """Reads of the customers service; every one is scoped to the caller."""
 
 from decimal import Decimal
-from typing import Protocol
 
 from django.db.models import DecimalField, F, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
-from customers_service.customers.models import MONEY, Customer, Reservation
-
-
-class Caller(Protocol):
-    """The authenticated user as the token describes it."""
-
-    id: str
-    username: str
-    is_staff: bool
-    is_machine: bool
-    actor: str
+from common.money import MONEY
+from customers_service.customers.models import Customer, Reservation
+from shared_auth.user import Caller
 
 
 def customer_list(*, user: Caller) -> QuerySet[Customer]:

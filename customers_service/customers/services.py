@@ -29,7 +29,8 @@ from customers_service.customers.models import (
     ReleasedReservation,
     Reservation,
 )
-from customers_service.customers.selectors import Caller, customer_reserved_credit
+from customers_service.customers.selectors import customer_reserved_credit
+from shared_auth.user import Caller
 
 logger = logging.getLogger(__name__)
 
