@@ -1,5 +1,12 @@
 """System checks of shared_auth (registered in ``SharedAuthConfig.ready``).
 
+``shared_auth.E001``: a project that sets ``SHARED_AUTH`` (it verifies tokens
+with ``JWTAuthentication``) leaves a required key unset (``AUDIENCE``, or an
+issuer, JWKS, revocation feed or token endpoint URL with no project default).
+
+``shared_auth.E002``: ``ALGORITHMS`` is empty or names a symmetric algorithm
+or ``none``.
+
 ``shared_auth.W001`` (``check --deploy``): with ``DEBUG`` off, the revocation
 feed's credential is missing or is a per-process stand-in. A project may make
 such a stand-in for local runs: it starts with ``INSECURE_TOKEN_PREFIX`` (as
@@ -16,9 +23,31 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 
-from shared_auth.conf import auth_settings
+from shared_auth.conf import REQUIRED, auth_settings, setting_error
 
 INSECURE_TOKEN_PREFIX = "insecure-local-"
+
+
+def check_settings(**kwargs: Any) -> list[checks.CheckMessage]:
+    """Return ``shared_auth.E001`` per required key unset, ``E002`` for bad
+    ``ALGORITHMS`` (``conf.setting_error``)."""
+    found = []
+    if hasattr(settings, "SHARED_AUTH"):
+        for attr in REQUIRED:
+            error = setting_error(attr, auth_settings.raw(attr))
+            if error is not None:
+                found.append(checks.Error(error, id="shared_auth.E001"))
+    error = setting_error("ALGORITHMS", auth_settings.raw("ALGORITHMS"))
+    if error is not None:
+        found.append(
+            checks.Error(
+                error,
+                hint="Allow RS256, ES256 or EdDSA (the gateway's key types).",
+                id="shared_auth.E002",
+            )
+        )
+    return found
+
 
 W001 = checks.Warning(
     "The revocation feed credential (REVOCATION_FEED_TOKEN) is not set, so this "

@@ -117,9 +117,11 @@ class SharedAuthSettings(APISettings):
 
     ``ISSUER``, ``JWKS_URL``, ``REVOCATION_URL`` and ``REVOCATION_TOKEN`` fall
     back to the project's ``JWT_ISSUER``, ``JWT_JWKS_URL``,
-    ``REVOCATION_FEED_URL`` and ``REVOCATION_FEED_TOKEN``; a missing
-    ``AUDIENCE`` or a symmetric algorithm raises ``ImproperlyConfigured`` when
-    first read.
+    ``REVOCATION_FEED_URL`` and ``REVOCATION_FEED_TOKEN``. A missing
+    ``AUDIENCE`` or a symmetric algorithm is reported at start-up by the
+    system checks ``shared_auth.E001``/``E002`` (``shared_auth.checks``), and
+    raises ``ImproperlyConfigured`` on every read (a process started without
+    the checks never verifies a token with it).
     """
 
     def __init__(self) -> None:
@@ -144,26 +146,29 @@ class SharedAuthSettings(APISettings):
             self._user_settings = merged
         return self._user_settings
 
+    def raw(self, attr: str) -> Any:
+        """Return the configured value of ``attr`` (or its default), unchecked."""
+        return self.user_settings.get(attr, DEFAULTS[attr])
+
     def __getattr__(self, attr: str) -> Any:
-        value = super().__getattr__(attr)
-        try:
-            _check(attr, value)
-        except ImproperlyConfigured:
-            delattr(self, attr)  # do not cache a bad value: raise on every read
-            self._cached_attrs.discard(attr)
-            raise
-        return value
+        # Checked before DRF caches the value: a bad one raises on every read.
+        if attr in DEFAULTS:
+            error = setting_error(attr, self.raw(attr))
+            if error is not None:
+                raise ImproperlyConfigured(error)
+        return super().__getattr__(attr)
 
 
-def _check(attr: str, value: Any) -> None:
-    """Raise ``ImproperlyConfigured`` if ``value`` is not valid for ``attr``."""
-    required = ("AUDIENCE", "ISSUER", "JWKS_URL", "REVOCATION_URL", "TOKEN_URL")
-    if attr in required and not value:
-        raise ImproperlyConfigured(f"SHARED_AUTH['{attr}'] must be set.")
+REQUIRED = ("AUDIENCE", "ISSUER", "JWKS_URL", "REVOCATION_URL", "TOKEN_URL")
+
+
+def setting_error(attr: str, value: Any) -> str | None:
+    """Return why ``value`` is not a valid ``SHARED_AUTH[attr]``, else None."""
+    if attr in REQUIRED and not value:
+        return f"SHARED_AUTH['{attr}'] must be set."
     if attr == "ALGORITHMS" and (not value or FORBIDDEN_ALGORITHMS.intersection(value)):
-        raise ImproperlyConfigured(
-            "SHARED_AUTH['ALGORITHMS'] must list asymmetric algorithms only."
-        )
+        return "SHARED_AUTH['ALGORITHMS'] must list asymmetric algorithms only."
+    return None
 
 
 auth_settings = SharedAuthSettings()

@@ -1,4 +1,4 @@
-"""shared_auth.W001: ``check --deploy`` warns when the feed credential is not set."""
+"""shared_auth.E001/E002 (misconfiguration) and W001/W002 (``check --deploy``)."""
 
 import pytest
 from django.core import checks
@@ -7,6 +7,7 @@ from shared_auth.checks import (
     INSECURE_TOKEN_PREFIX,
     check_client_secret,
     check_revocation_token,
+    check_settings,
 )
 
 LOCAL = INSECURE_TOKEN_PREFIX + "made-by-this-process"
@@ -80,3 +81,30 @@ def test_w002_silent_with_a_set_secret_no_client_or_debug(settings):
     settings.SHARED_AUTH = {**settings.SHARED_AUTH, "CLIENT_SECRET": LOCAL}
     settings.DEBUG = True
     assert check_client_secret() == []
+
+
+def test_a_missing_audience_is_error_e001_at_start_up(settings):
+    settings.SHARED_AUTH = {}
+    assert (
+        ids(checks.run_checks(tags=[checks.Tags.security])).count("shared_auth.E001")
+        == 1
+    )
+    (error,) = check_settings()
+    assert error.level == checks.ERROR
+    assert "AUDIENCE" in error.msg
+
+
+def test_a_project_without_shared_auth_settings_needs_no_audience(settings):
+    del settings.SHARED_AUTH  # the gateway: its own audiences (JWT_AUDIENCE)
+    assert check_settings() == []
+
+
+@pytest.mark.parametrize("algorithms", [["HS256"], ["RS256", "none"], []])
+def test_a_symmetric_or_no_algorithm_is_error_e002(settings, algorithms):
+    settings.SHARED_AUTH = {"AUDIENCE": "a", "ALGORITHMS": algorithms}
+    assert ids(check_settings()) == ["shared_auth.E002"]
+
+
+def test_the_configured_settings_pass(settings):
+    settings.SHARED_AUTH = {"AUDIENCE": "a"}
+    assert check_settings() == []
