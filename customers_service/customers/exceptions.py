@@ -12,9 +12,8 @@ class CustomersError(DomainError):
 class InsufficientCredit(CustomersError):
     """The reservation would take the customer over its credit limit."""
 
-    def __init__(self, available: Decimal) -> None:
-        self.available = available
-        super().__init__(f"Insufficient credit: {available} available.")
+    default_message = "Insufficient credit: {available} available."
+    available: Decimal
 
 
 class ReservationConflict(CustomersError):
@@ -32,9 +31,8 @@ class ReservationReleased(CustomersError):
 class CreditLimitBelowReserved(CustomersError):
     """The new credit limit is lower than the credit already reserved."""
 
-    def __init__(self, reserved: Decimal) -> None:
-        self.reserved = reserved
-        super().__init__(f"The credit limit cannot go below the {reserved} reserved.")
+    default_message = "The credit limit cannot go below the {reserved} reserved."
+    reserved: Decimal
 
 
 class CustomerHasReservations(CustomersError):

@@ -65,7 +65,7 @@ def customer_update(
     if credit_limit is not None:
         reserved = customer_reserved_credit(customer=customer)
         if credit_limit < reserved:
-            raise CreditLimitBelowReserved(reserved)
+            raise CreditLimitBelowReserved(reserved=reserved)
         customer.credit_limit = credit_limit
     if name is not None:
         customer.name = name
@@ -107,7 +107,7 @@ def reservation_create(
         return existing, False
     available = customer.credit_limit - customer_reserved_credit(customer=customer)
     if amount > available:
-        raise InsufficientCredit(available)
+        raise InsufficientCredit(available=available)
     reservation = Reservation.objects.create(
         customer=customer,
         order_id=order_id,

@@ -56,7 +56,7 @@ def _send(method: str, path: str, **kwargs: object) -> requests.Response:
     ):
         # The exchanged token lacks what customers asks: a deployment error.
         logger.error("customers refused the delegated token: insufficient_scope")
-        raise CustomersRefused(response.status_code)
+        raise CustomersRefused(status=response.status_code)
     if response.status_code in (status.HTTP_403_FORBIDDEN, status.HTTP_404_NOT_FOUND):
         raise CustomerNotFound()
     return response
@@ -92,7 +92,7 @@ def credit_reserve(*, customer_id: int, order_id: str, amount: Decimal) -> bool:
         if code == "reservation_released":
             raise ReservationReleased()
     logger.warning("customers refused a reservation: %s", response.status_code)
-    raise CustomersRefused(response.status_code)
+    raise CustomersRefused(status=response.status_code)
 
 
 def credit_release(*, customer_id: int, order_id: str) -> None:
@@ -108,4 +108,4 @@ def credit_release(*, customer_id: int, order_id: str) -> None:
         return  # no such reservation (the customers API answers 404 for both)
     if response.status_code != status.HTTP_204_NO_CONTENT:
         logger.warning("customers refused a release: %s", response.status_code)
-        raise CustomersRefused(response.status_code)
+        raise CustomersRefused(status=response.status_code)

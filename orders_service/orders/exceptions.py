@@ -21,20 +21,14 @@ class CustomersUnavailable(OrdersError):
     """
 
     default_message = "The customers service is unavailable."
-
-    def __init__(self, *, maybe_applied: bool) -> None:
-        self.maybe_applied = maybe_applied
-        super().__init__()
+    maybe_applied: bool
 
 
 class CustomersRefused(OrdersError):
     """The customers service answered with something this service cannot use."""
 
     default_message = "The customers service refused the request."
-
-    def __init__(self, status: int) -> None:
-        self.status = status
-        super().__init__()
+    status: int
 
 
 class ReservationReleased(OrdersError):
@@ -46,9 +40,8 @@ class ReservationReleased(OrdersError):
 class OrderNotCancellable(OrdersError):
     """Only an approved (or a stale pending) order can be cancelled."""
 
-    def __init__(self, state: str) -> None:
-        self.state = state
-        super().__init__(f"A {state} order cannot be cancelled.")
+    default_message = "A {state} order cannot be cancelled."
+    state: str
 
 
 class IdempotencyKeyInUse(OrdersError):

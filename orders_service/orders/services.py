@@ -253,7 +253,7 @@ def order_cancel(*, order: Order) -> Order:
     if order.state == Order.State.CANCELLED:
         return order
     if order.state != Order.State.APPROVED and not _is_stale(order):
-        raise OrderNotCancellable(order.state)
+        raise OrderNotCancellable(state=order.state)
     customers.credit_release(customer_id=order.customer_id, order_id=str(order.pk))
     Order.objects.filter(pk=order.pk, state=order.state).update(
         state=Order.State.CANCELLED, updated_at=timezone.now()
