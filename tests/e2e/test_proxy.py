@@ -57,6 +57,12 @@ def fakes():
         server.close()
 
 
+@pytest.fixture(autouse=True)
+def forget_echoed(fakes) -> None:
+    """Start each test with no request seen: the fakes serve every database's run."""
+    fakes.echo.requests.clear()
+
+
 @pytest.fixture(scope="module")
 def edge(stack: Stack, fakes) -> Edge:
     port = free_port()
