@@ -11,6 +11,7 @@ from common.settings import (
     JWT_ISSUER,
     REDIS_URL,
     REST_FRAMEWORK,
+    SERVICES,
     VAR_DIR,
     database,
     env_list,
@@ -35,7 +36,8 @@ INSTALLED_APPS += ["rest_framework_simplejwt.token_blacklist"]
 JWT_SIGNING_KEYS_DIR = Path(os.environ.get("JWT_SIGNING_KEYS_DIR") or VAR_DIR / "keys")
 # Algorithm of newly created keys: RS256, ES256 or EdDSA (never HS*).
 JWT_SIGNING_ALGORITHM = os.environ.get("JWT_SIGNING_ALGORITHM", "RS256")
-JWT_AUDIENCE = env_list("JWT_AUDIENCE", "orders,customers")
+# A login token's audience: every service (common/services.py).
+JWT_AUDIENCE = env_list("JWT_AUDIENCE", ",".join(SERVICES))
 # Cache-Control max-age of the JWKS and openid-configuration documents.
 JWKS_MAX_AGE = int(os.environ.get("JWKS_MAX_AGE", "60"))
 _IDENTITY = "gateway_project.identity"
@@ -100,14 +102,15 @@ REST_FRAMEWORK = {
 # README "Gateway proxy". Path prefix -> upstream base URL; anything else under
 # /api/ is a 404 at the gateway. GATEWAY_PROXY_ROUTES ("prefix=url,...") replaces
 # the table as a whole.
-from common.settings import CUSTOMERS_SERVICE_URL, ORDERS_SERVICE_URL  # noqa: E402
+# By default /api/<name>/ for each service of common/services.py.
+from common.settings import SERVICE_URLS  # noqa: E402
 
 GATEWAY_PROXY = {
     "ROUTES": dict(
         route.split("=", 1)
         for route in env_list(
             "GATEWAY_PROXY_ROUTES",
-            f"/api/orders/={ORDERS_SERVICE_URL},/api/customers/={CUSTOMERS_SERVICE_URL}",
+            ",".join(f"/api/{name}/={url}" for name, url in SERVICE_URLS.items()),
         )
     ),
     # Seconds: to connect, to wait for each read, to wait for a free connection.
