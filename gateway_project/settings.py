@@ -26,6 +26,8 @@ INSTALLED_APPS = [
     *INSTALLED_APPS,
     "gateway_project.identity",
     "gateway_project.proxy",
+    # manage.py startservice (README "Layout").
+    "gateway_project.scaffold",
 ]
 
 # -- Identity: token issuing (simplejwt), signing keys, login throttling ---------

@@ -315,9 +315,11 @@ def test_network_policy(by_kind):
     # The ingress controller, and the services (the JWKS, the revocation feed).
     assert allowed_sources(by_kind, web_pods["gateway"]) == {
         f"namespace:{INGRESS_CONTROLLER_NAMESPACE}",
-        "Deployment:orders",
-        "Deployment:customers",
+        *(f"Deployment:{name}" for name in PROJECTS if name != "gateway"),
     }
+    # Any other service (manage.py startservice): only the gateway.
+    for name in set(PROJECTS) - {"gateway", "orders", "customers"}:
+        assert allowed_sources(by_kind, web_pods[name]) == {"Deployment:gateway"}
 
 
 def test_every_pod_is_isolated_and_migration_pods_accept_nothing(by_kind):
