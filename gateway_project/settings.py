@@ -28,6 +28,10 @@ INSTALLED_APPS = [
     "gateway_project.proxy",
     # manage.py startservice (README "Layout").
     "gateway_project.scaffold",
+    # The developer portal, /api/docs/ (its Swagger UI assets: the sidecar).
+    "gateway_project.portal",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
 ]
 
 # -- Identity: token issuing (simplejwt), signing keys, login throttling ---------
@@ -94,6 +98,8 @@ REST_FRAMEWORK = {
     # Proxies in front of the gateway that append to X-Forwarded-For; 0 trusts
     # none of it (the client address is REMOTE_ADDR), so it cannot be spoofed.
     "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")),
+    # The portal describes the gateway's own /auth/ endpoints (drf-spectacular).
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {
         "login_username": os.environ.get("LOGIN_FAILURES_PER_USERNAME", "5/min"),
         "login_ip": os.environ.get("LOGIN_FAILURES_PER_IP", "20/min"),
@@ -128,6 +134,24 @@ GATEWAY_PROXY = {
     # Larger request bodies are refused with 413 before anything is forwarded.
     "MAX_BODY_SIZE": int(os.environ.get("GATEWAY_PROXY_MAX_BODY_SIZE", "10485760")),
 }
+# -- Portal: /api/docs/, one OpenAPI document for the gateway and its services ---
+# docs/configuration.md. Each service's /api/schema/ is refetched after
+# SCHEMA_TTL seconds; on failure the last good one is served and the fetch
+# retried after RETRY_INTERVAL seconds.
+GATEWAY_PORTAL = {
+    "SCHEMA_TTL": float(os.environ.get("GATEWAY_PORTAL_SCHEMA_TTL", "60")),
+    "RETRY_INTERVAL": float(os.environ.get("GATEWAY_PORTAL_RETRY_INTERVAL", "10")),
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "API portal",
+    "VERSION": "1.0.0",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # The identity views are described as well as drf-spectacular can guess.
+    "DISABLE_ERRORS_AND_WARNINGS": True,
+}
+
 # The proxy reads whole request bodies up to its own limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = GATEWAY_PROXY["MAX_BODY_SIZE"]
 # Proxies in front of the gateway whose X-Forwarded-Host/-Proto are honoured

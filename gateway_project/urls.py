@@ -14,5 +14,7 @@ urlpatterns = [
     *common_urlpatterns,
     path("readyz", health.readyz, name="readyz"),
     path("", include("gateway_project.identity.urls")),
+    # Before the proxy's /api/ catch-all: /api/docs/ and /api/schema/.
+    path("", include("gateway_project.portal.urls")),
     path("", include("gateway_project.proxy.urls")),
 ]
