@@ -30,8 +30,11 @@ INSTALLED_APPS = [
     "gateway_project.scaffold",
     # The developer portal, /api/docs/ (its Swagger UI assets: the sidecar).
     "gateway_project.portal",
-    "drf_spectacular",
-    "drf_spectacular_sidecar",
+]
+INSTALLED_APPS += [
+    app
+    for app in ("drf_spectacular", "drf_spectacular_sidecar")
+    if app not in INSTALLED_APPS  # common/settings.py may list them already
 ]
 
 # -- Identity: token issuing (simplejwt), signing keys, login throttling ---------

@@ -143,12 +143,12 @@ def test_authorize_and_try_it_out_in_chromium(portal_stack: Stack, page: Page): 
     operation.locator(".opblock-summary").click()
     operation.locator("button.try-out__btn").click()
     operation.locator("button.execute").click()
-    status = operation.locator(".live-responses-table .response-col_status").first
+    status = operation.locator(".live-responses-table tr.response .response-col_status")
     status.wait_for()
     assert status.inner_text().strip() == "200"
     request_url = operation.locator(".request-url pre").inner_text().strip()
     assert request_url.startswith(f"{gateway}/api/orders/")
-    body = operation.locator(".live-responses-table .response-col_description pre")
+    body = operation.locator(".live-responses-table tr.response .microlight")
     assert '"results"' in body.first.inner_text()
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
