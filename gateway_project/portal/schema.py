@@ -137,17 +137,25 @@ def service_document(upstream: Upstream) -> tuple[Document | None, str]:
     return document, "fresh"
 
 
+def public_auth_endpoints(endpoints: list[tuple], **kwargs: Any) -> list[tuple]:
+    """Return the ``/auth/`` endpoints API clients use (a drf-spectacular hook)."""
+    return [
+        endpoint
+        for endpoint in endpoints
+        if endpoint[0].startswith("/auth/")
+        and not endpoint[0].startswith(PRIVATE_PATHS)
+    ]
+
+
 @functools.cache
 def gateway_document() -> Document:
     """Return the gateway's own API (``/auth/``), generated once per process."""
     from drf_spectacular.generators import SchemaGenerator
 
     document = SchemaGenerator().get_schema(request=None, public=True)
-    document["paths"] = {
-        path: item
-        for path, item in document.get("paths", {}).items()
-        if path.startswith("/auth/") and not path.startswith(PRIVATE_PATHS)
-    }
+    document["paths"] = dict(
+        public_auth_endpoints(list(document.get("paths", {}).items()))
+    )
     return document
 
 
