@@ -99,6 +99,14 @@ def test_the_new_service_is_reached_through_the_gateway_with_a_login(stack: Stac
     assert direct.status_code == 200
 
 
+def test_the_portal_describes_the_new_service(stack: Stack):
+    response = requests.get(f"{stack.url('gateway')}/api/schema/", timeout=20)
+    assert response.status_code == 200
+    document = response.json()
+    assert {"bearerAuth": []} in document["paths"][f"/api/{NAME}/"]["get"]["security"]
+    assert f"{NAME.capitalize()} service (fresh)" in document["info"]["description"]
+
+
 def test_without_a_token_the_gateway_refuses_before_the_service(stack: Stack):
     response = requests.get(f"{stack.url('gateway')}/api/{NAME}/", timeout=10)
     assert response.status_code == 401

@@ -30,6 +30,11 @@ def root(tmp_path, settings) -> Path:
     for name in REGISTRY:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / name, tmp_path / name)
+    procfile = tmp_path / "Procfile"
+    if "welcome:" not in procfile.read_text():  # as on main: a non-service process
+        procfile.write_text(
+            procfile.read_text() + "welcome: python -m common.welcome\n"
+        )
     (tmp_path / "orders_service").mkdir()
     settings.BASE_DIR = tmp_path
     return tmp_path
@@ -71,10 +76,11 @@ def test_a_service_is_created_and_registered(root: Path):
     assert "{{" not in "".join(snapshot(root).values())
     services = runpy.run_path(str(root / "common/services.py"))["SERVICES"]
     assert services == {"orders": 8001, "customers": 8002, "inventory": 8003}
-    procfile = (root / "Procfile").read_text()
-    assert procfile.endswith(
-        "inventory: .venv/bin/gunicorn -c inventory_service/gunicorn.conf.py\n"
-    )
+    procfile = (root / "Procfile").read_text().splitlines()
+    line = "inventory: .venv/bin/gunicorn -c inventory_service/gunicorn.conf.py"
+    # After the last service, before any other process (make run's banner).
+    assert procfile[procfile.index(line) - 1].startswith("customers: ")
+    assert procfile[-1].startswith("welcome: ")
     assert "inventory_service.settings" in (root / "Makefile").read_text()
     assert (
         "  - inventory.yaml\n" in (root / "deploy/k8s/kustomization.yaml").read_text()

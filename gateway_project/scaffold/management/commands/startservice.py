@@ -188,8 +188,18 @@ def _chain(*edits: Callable[[str], str]) -> Callable[[str], str]:
     return edit
 
 
-def _append(line: str) -> Callable[[str], str]:
-    return lambda text: text.rstrip("\n") + "\n" + line + "\n"
+def _after_last(pattern: str, line: str) -> Callable[[str], str]:
+    """Return an edit inserting ``line`` after the last line matching ``pattern``."""
+
+    def edit(text: str) -> str:
+        lines = text.splitlines(keepends=True)
+        matching = [i for i, old in enumerate(lines) if re.search(pattern, old)]
+        if not matching:
+            raise LookupError(f"no line matching {pattern!r}")
+        lines.insert(matching[-1] + 1, line + "\n")
+        return "".join(lines)
+
+    return edit
 
 
 def registrations(name: str, port: int) -> dict[str, Callable[[str], str]]:
@@ -200,8 +210,9 @@ def registrations(name: str, port: int) -> dict[str, Callable[[str], str]]:
             r"^(SERVICES: dict\[str, int\] = \{\n(?:    .*\n)*)\}",
             rf'\g<1>    "{name}": {port},\n}}',
         ),
-        "Procfile": _append(
-            f"{name}: .venv/bin/gunicorn -c {name}_service/gunicorn.conf.py"
+        "Procfile": _after_last(
+            r"_service/gunicorn\.conf\.py$",
+            f"{name}: .venv/bin/gunicorn -c {name}_service/gunicorn.conf.py",
         ),
         "Makefile": _sub(r"^(SETTINGS := .*)$", rf"\1 {name}_service.settings"),
         "deploy/k8s/kustomization.yaml": _sub(
