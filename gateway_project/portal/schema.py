@@ -180,11 +180,12 @@ def _rename_refs(node: Any, renames: dict[str, str]) -> Any:
 
 
 def _security_schemes() -> dict[str, Any]:
-    scopes = {
-        f"{name}:{action}": f"{action.capitalize()} {name}"
+    # The gateway's scopes (OAUTH_SCOPES) if it lists them, else each service's.
+    scopes = getattr(settings, "OAUTH_SCOPES", None) or [
+        f"{name}:{action}"
         for name in getattr(settings, "SERVICE_URLS", {})
         for action in ("read", "write")
-    }
+    ]
     return {
         BEARER: {
             "type": "http",
@@ -199,7 +200,7 @@ def _security_schemes() -> dict[str, Any]:
             "flows": {
                 "clientCredentials": {
                     "tokenUrl": f"{settings.JWT_ISSUER}/auth/oauth/token/",
-                    "scopes": scopes,
+                    "scopes": {scope: scope for scope in scopes},
                 }
             },
         },

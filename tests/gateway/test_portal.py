@@ -235,3 +235,14 @@ def test_with_a_bearer_the_portal_is_not_proxied(client, billing):
     response = client.get("/api/schema/", HTTP_AUTHORIZATION="Bearer whatever")
     assert response.status_code == 200
     assert client.post("/api/schema/").status_code == 405
+
+
+def test_the_oauth_scheme_lists_the_gateways_scopes(settings):
+    settings.OAUTH_SCOPES = ["orders:read", "reservations:write"]
+    merged, _ = schema.merge({"paths": {}}, [])
+    flow = merged["components"]["securitySchemes"]["oauth2"]["flows"]
+    assert set(flow["clientCredentials"]["scopes"]) == {
+        "orders:read",
+        "reservations:write",
+    }
+    assert flow["clientCredentials"]["tokenUrl"].endswith("/auth/oauth/token/")
