@@ -191,9 +191,9 @@ def billing(outside: Path, gateway: Stack) -> Iterator[str]:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and process.poll() is None:
             try:
-                requests.get(base, timeout=1)
+                requests.get(base, timeout=5)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or still loading
                 time.sleep(0.1)
         assert process.poll() is None, (outside / "gunicorn.log").read_text()
         yield base
