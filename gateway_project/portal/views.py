@@ -7,14 +7,14 @@ calls the gateway's own paths.
 """
 
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny
 
 from gateway_project.portal.schema import portal_document
 
 
-@require_GET
+@require_safe
 def schema(request: HttpRequest) -> JsonResponse:
     """Return the merged OpenAPI document (JSON)."""
     response = JsonResponse(portal_document())
