@@ -4,7 +4,7 @@
 #   docker run ... access-token orders        (or customers)
 #   docker run ... --entrypoint python access-token manage.py migrate \
 #       --settings=orders_service.settings
-# Configuration comes from the environment only (README "Production").
+# Configuration comes from the environment only (docs/configuration.md).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -5,7 +5,7 @@ such a request never reads the session, the CSRF cookie, ``request.user`` or
 messages, and ``/api/`` is never a static file: it goes straight to the proxy
 view, without URL resolution and without the WhiteNoise, session, CSRF,
 authentication and messages middleware (a third of the gateway's time per
-proxied request; README "Performance"). Every other request, session callers
+proxied request; docs/performance.md). Every other request, session callers
 included, takes the whole chain.
 """
 
