@@ -208,17 +208,33 @@ def _security_schemes() -> dict[str, Any]:
 
 
 def _with_gateway_security(item: dict[str, Any]) -> dict[str, Any]:
-    """Return ``item`` with its authenticated operations on the gateway's schemes."""
+    """Return ``item`` with an OAuth 2.0 alternative to each bearer requirement.
+
+    ``{"bearerAuth": [scopes]}`` gains ``{"oauth2": [scopes]}`` beside it (a
+    client's token works as well as a login's); anything else is kept as is.
+    """
     item = dict(item)
     for method in HTTP_METHODS:
         operation = item.get(method)
-        if not isinstance(operation, dict) or "security" not in operation:
+        if not isinstance(operation, dict) or not isinstance(
+            operation.get("security"), list
+        ):
             continue
-        anonymous = [entry for entry in operation["security"] if entry == {}]
-        operation = dict(operation)
-        operation["security"] = [{BEARER: []}, {OAUTH2: []}, *anonymous]
-        item[method] = operation
+        security: list[Any] = []
+        for entry in operation["security"]:
+            alternatives = [entry]
+            if isinstance(entry, dict) and BEARER in entry:
+                alternatives.append({OAUTH2: entry[BEARER]})
+            security.extend(a for a in alternatives if a not in security)
+        item[method] = {**operation, "security": security}
     return item
+
+
+def _version(document: Document) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in str(document.get("openapi")).split("."))
+    except ValueError:
+        return (3, 0, 3)
 
 
 def merge(
@@ -231,8 +247,10 @@ def merge(
     shared; a clash of different ones is renamed ``<Service><Name>``.
     """
     config = proxy_config()
+    # The newest OpenAPI version among them (3.0 documents read as 3.1 ones).
+    newest = max([gateway, *(document for _, document in services)], key=_version)
     merged: Document = {
-        "openapi": gateway.get("openapi", "3.0.3"),
+        "openapi": newest.get("openapi", "3.0.3"),
         "info": {},
         "paths": {
             path: _with_gateway_security(item)
@@ -247,11 +265,13 @@ def merge(
         prefix = upstream.prefix.strip("/").split("/")[-1].capitalize()
         renames: dict[str, str] = {}
         for section, entries in document.get("components", {}).items():
-            if section == "securitySchemes" or not isinstance(entries, dict):
+            if not isinstance(entries, dict):
                 continue
             existing = components.setdefault(section, {})
             for name, value in entries.items():
-                if name in existing and existing[name] != value:
+                if section == "securitySchemes":  # the gateway's win (below)
+                    existing.setdefault(name, value)
+                elif name in existing and existing[name] != value:
                     new = f"{prefix}{name}"
                     renames[f"#/components/{section}/{name}"] = (
                         f"#/components/{section}/{new}"

@@ -69,7 +69,7 @@ def test_the_new_service_passes_its_own_suite_and_the_lint(copy: Path):
     env = {"PATH": "/usr/bin:/bin", "SUITES": NAME}
     result = _run(copy, sys.executable, "tests/run.py", "-q", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "5 passed" in result.stdout
+    assert "6 passed" in result.stdout
     ruff = Path(sys.executable).parent / "ruff"
     result = _run(copy, str(ruff), "check", ".", env=env)
     assert result.returncode == 0, result.stdout

@@ -246,3 +246,26 @@ def test_the_oauth_scheme_lists_the_gateways_scopes(settings):
         "reservations:write",
     }
     assert flow["clientCredentials"]["tokenUrl"].endswith("/auth/oauth/token/")
+
+
+def test_each_bearer_requirement_gets_its_oauth2_twin_with_the_same_scopes(settings):
+    settings.GATEWAY_PROXY = {"ROUTES": {"/api/billing/": "http://billing"}}
+    document = openapi("/api/billing/")
+    document["openapi"] = "3.1.0"
+    document["paths"]["/api/billing/"]["get"]["security"] = [
+        {"bearerAuth": ["billing:read"]},
+        {},
+    ]
+    document["components"]["securitySchemes"]["cookieAuth"] = {"type": "apiKey"}
+    merged, _ = schema.merge(
+        {"openapi": "3.0.3", "paths": {}}, [(proxy_config().upstreams[0], document)]
+    )
+    assert merged["openapi"] == "3.1.0"
+    assert merged["paths"]["/api/billing/"]["get"]["security"] == [
+        {"bearerAuth": ["billing:read"]},
+        {"oauth2": ["billing:read"]},
+        {},
+    ]
+    schemes = merged["components"]["securitySchemes"]
+    assert schemes["cookieAuth"] == {"type": "apiKey"}  # a service's own, kept
+    assert schemes["bearerAuth"]["bearerFormat"] == "JWT"  # the gateway's wins
