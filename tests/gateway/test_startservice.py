@@ -70,7 +70,7 @@ def test_a_service_is_created_and_registered(root: Path):
     ):
         assert (root / path).is_file(), path
     settings_py = (root / "inventory_service/settings.py").read_text()
-    assert "from common.settings import *" in settings_py
+    assert "from common.service_settings import *" in settings_py
     assert 'SHARED_AUTH = {"AUDIENCE": PROJECT}' in settings_py
     assert 'database("INVENTORY_DATABASE_URL", PROJECT)' in settings_py
     assert "{{" not in "".join(snapshot(root).values())
