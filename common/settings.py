@@ -266,7 +266,7 @@ REST_FRAMEWORK = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "shared_auth.logging.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "shared_auth.log_filters.RequestIdFilter"}},
     "formatters": {
         "default": {
             "format": "%(asctime)s %(levelname)s [%(request_id)s] "

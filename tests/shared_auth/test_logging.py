@@ -6,7 +6,7 @@ import sys
 from opentelemetry.sdk.trace import TracerProvider
 
 from shared_auth.context import request_id_var
-from shared_auth.logging import RequestIdFilter
+from shared_auth.log_filters import RequestIdFilter
 
 
 def record() -> logging.LogRecord:

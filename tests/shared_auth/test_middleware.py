@@ -3,7 +3,7 @@
 import logging
 
 from shared_auth.context import request_id_var
-from shared_auth.logging import RequestIdFilter
+from shared_auth.log_filters import RequestIdFilter
 from shared_auth.middleware import sane_request_id
 
 
