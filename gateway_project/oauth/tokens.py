@@ -28,7 +28,11 @@ from shared_auth.conf import auth_settings
 
 # A compact JWS: three base64url parts (RFC 7515 section 7.1).
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
-clock = time.time  # the issuing clock (tests swap it)
+
+
+def _now() -> float:
+    """Return the issuing time in epoch seconds (a seam for tests)."""
+    return time.time()
 
 
 class InvalidToken(Exception):
@@ -76,7 +80,7 @@ def access_token_sign(
     ``not_after``, ``jti`` new, ``token_type`` ``access`` (read by verifiers
     that predate RFC 9068's ``typ``).
     """
-    now = clock()
+    now = _now()
     exp = int(now) + int(api_settings.ACCESS_TOKEN_LIFETIME.total_seconds())
     if not_after is not None:
         exp = min(exp, int(not_after))
