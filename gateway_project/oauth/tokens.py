@@ -28,11 +28,7 @@ from shared_auth.conf import auth_settings
 
 # A compact JWS: three base64url parts (RFC 7515 section 7.1).
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
-
-
-def _now() -> float:
-    """Return the issuing time in epoch seconds (a seam for tests)."""
-    return time.time()
+clock = time.time  # the issuing clock (tests swap it)
 
 
 class InvalidToken(Exception):
@@ -80,7 +76,7 @@ def access_token_sign(
     ``not_after``, ``jti`` new, ``token_type`` ``access`` (read by verifiers
     that predate RFC 9068's ``typ``).
     """
-    now = _now()
+    now = clock()
     exp = int(now) + int(api_settings.ACCESS_TOKEN_LIFETIME.total_seconds())
     if not_after is not None:
         exp = min(exp, int(not_after))
