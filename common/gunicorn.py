@@ -8,7 +8,10 @@ sets GUNICORN_BIND=0.0.0.0:<port> and GUNICORN_WORKER_TMP_DIR=/dev/shm (README
 
 import os
 
-worker_class = "gthread"
+# gunicorn's gthread worker, accepting a connection only with a thread free for
+# it: otherwise one worker could take every connection of a burst (README
+# "Performance"; common/gunicorn_worker.py).
+worker_class = "common.gunicorn_worker.ThreadWorker"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
