@@ -8,7 +8,7 @@ DEMO_GATEWAY ?= http://127.0.0.1:8000
 DEMO_ORDERS ?= http://127.0.0.1:8001
 
 .DEFAULT_GOAL := help
-.PHONY: help install migrate seed run demo lint test bench clean
+.PHONY: help install migrate seed run demo lint test bench chaos clean
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ test: lint ## Lint, then run every test suite (unit, integration, end to end)
 
 bench: install ## Measure direct vs gateway vs nginx (BENCH_ARGS="--profile" etc.)
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+chaos: install ## Faults under load on a private PostgreSQL and Redis, then invariants (CHAOS_ARGS="--duration 60")
+	$(PY) -m chaos.run $(CHAOS_ARGS)
 
 clean: ## Remove .venv and var/ (databases, keys, artifacts)
 	rm -rf $(VENV) var

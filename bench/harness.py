@@ -20,7 +20,18 @@ VARIANTS: dict[str, str] = {
     "gateway": "GET /api/orders/{id}/ through the gateway",
     "nginx": "GET /api/orders/{id}/ through nginx (floor)",
     "gateway_post": "POST /api/orders/ through the gateway",
+    # docs/observability.md "Cost": the same GET through gateways started apart.
+    "gateway_nometrics": "GET /api/orders/{id}/ via a gateway, metrics off",
+    "gateway_traced": "GET /api/orders/{id}/ via a gateway, tracing on",
 }
+# The variants that need a gateway process of their own, with its environment.
+OBSERVABILITY_VARIANTS: dict[str, dict[str, str]] = {
+    "gateway_nometrics": {"METRICS_ENABLED": "0"},
+    "gateway_traced": {},  # + OTEL_EXPORTER_OTLP_ENDPOINT: the bench's receiver
+}
+# Issue 15's aims: metrics cost under 5% of throughput, tracing under 15%.
+TARGET_METRICS_COST_PCT = 5.0
+TARGET_TRACING_COST_PCT = 15.0
 
 # Targets (issue 16), all measured by one run of ``make bench``.
 TARGET_THROUGHPUT_RATIO_C16 = 0.65
@@ -251,6 +262,26 @@ def ratios(table: dict[str, dict[int, dict]]) -> dict[str, float | None]:
     return result
 
 
+def observability_costs(table: dict[str, dict[int, dict]]) -> dict[str, float | None]:
+    """Return the throughput lost to metrics and to tracing, in %.
+
+    ``metrics_cost_pct_c<N>``: the gateway (metrics on) against the gateway with
+    metrics off; ``tracing_cost_pct_c<N>``: the gateway with tracing (and
+    metrics) on against the same without metrics. None where a side is missing.
+    """
+    result: dict[str, float | None] = {}
+    base_rows = table.get("gateway_nometrics", {})
+    for name, variant in (("metrics", "gateway"), ("tracing", "gateway_traced")):
+        rows = table.get(variant, {})
+        for conns in sorted(set(base_rows) | set(rows)):
+            base, row = base_rows.get(conns), rows.get(conns)
+            ok = bool(base and row and base["rps"])
+            result[f"{name}_cost_pct_c{conns}"] = (
+                round(100 * (1 - row["rps"] / base["rps"]), 1) if ok else None
+            )
+    return result
+
+
 def stack_cpu_ms(row: dict) -> float:
     """Return the CPU ms per request of everything serving a row: the stack's
     processes, nginx and the load generator (not the outside load)."""
@@ -319,6 +350,14 @@ def targets(
             verify_us, lambda v: v < TARGET_VERIFY_US
         ),
         "service_auth_zero_db_queries": check(queries, lambda v: v == 0),
+        "metrics_cost_c16_under_5_pct": check(
+            headline.get("metrics_cost_pct_c16"),
+            lambda v: v < TARGET_METRICS_COST_PCT,
+        ),
+        "tracing_cost_c16_under_15_pct": check(
+            headline.get("tracing_cost_pct_c16"),
+            lambda v: v < TARGET_TRACING_COST_PCT,
+        ),
     }
 
 
@@ -333,7 +372,11 @@ def format_table(table: dict[str, dict[int, dict]]) -> str:
     for variant, label in VARIANTS.items():
         for conns, row in sorted(table.get(variant, {}).items()):
             cpu = row["cpu_ms_per_request"]
-            gateway = cpu.get("gateway") if variant.startswith("gateway") else None
+            gateway = (
+                cpu.get(variant, cpu.get("gateway"))
+                if variant.startswith("gateway")
+                else None
+            )
             orders = cpu.get("orders")
             lines.append(
                 f"{label:<44} {conns:>5} {row['rps']:>7.0f} {row['p50_ms']:>7.2f} "

@@ -10,6 +10,10 @@ repetition:
 - ``nginx``: the same through nginx in front of orders (when nginx is installed);
 - ``gateway_post``: POST /api/orders/ through the gateway (gateway, orders,
   customers);
+- ``gateway_nometrics`` and ``gateway_traced``: the gateway GET through one
+  more gateway process with metrics off, and one with tracing on exporting to
+  a local OTLP receiver (bench/observability.py), to print what metrics and
+  tracing cost (docs/observability.md);
 
 each at 1 and 16 connections, with wrk (or a Python generator without it). It
 also times one token verification on the service side and counts its database
@@ -39,6 +43,7 @@ import requests
 
 from bench import harness, load
 from bench.nginx import Nginx
+from bench.observability import ExtraGateways
 from tests.e2e.stack import PROJECTS, ROOT, Stack, free_port
 
 OUT_DIR = ROOT / "var" / "bench"
@@ -57,6 +62,8 @@ SERVICES_ON_PATH = {
     "nginx": ("orders",),
     "gateway": ("gateway", "orders"),
     "gateway_post": ("gateway", "orders", "customers"),
+    "gateway_nometrics": ("gateway_nometrics", "orders"),
+    "gateway_traced": ("gateway_traced", "orders"),
 }
 PROJECT_PACKAGES = ("gateway_project/", "shared_auth/", "common/", "orders_service/")
 
@@ -199,11 +206,17 @@ def seed(stack: Stack, token: str) -> tuple[int, int] | None:
     return customer["id"], response.json()["id"]
 
 
-def plan(stack: Stack, token: str, nginx_url: str | None) -> Plan:
+def plan(
+    stack: Stack,
+    token: str,
+    nginx_url: str | None,
+    extra_urls: dict[str, str] | None = None,
+) -> Plan:
     """Seed the data and return the URLs to load, checking each answers."""
     bases = {"direct": stack.url("orders"), "gateway": stack.url("gateway")}
     if nginx_url:
         bases["nginx"] = nginx_url
+    bases.update(extra_urls or {})
     seeded = seed(stack, token) if token else None
     if seeded is None:
         print("!! login or the orders/customers APIs missing: DRY RUN on /healthz")
@@ -664,6 +677,7 @@ def main(argv: list[str]) -> int:
         "GUNICORN_THREADS": str(args.threads),
     }
     stack = Stack(workdir / "stack", args.database, extra_env=env)
+    extra = ExtraGateways(stack, args.variants)
     nginx = Nginx(workdir / "nginx", free_port(), f"127.0.0.1:{stack.ports['orders']}")
     try:
         print(f"starting the stack in {workdir} ({args.database}) ...", flush=True)
@@ -674,9 +688,11 @@ def main(argv: list[str]) -> int:
             nginx_url = nginx.url
         else:
             print("!! nginx is not installed: no nginx floor (apt-get install nginx)")
+        extra.start()
         tokens = Tokens(stack)
-        current = plan(stack, tokens.get(), nginx_url)
+        current = plan(stack, tokens.get(), nginx_url, extra.urls)
         roots = {name: proc.pid for name, proc in stack.processes.items()}
+        roots.update({name: proc.pid for name, proc in extra.processes.items()})
         if nginx.process:
             roots["nginx"] = nginx.process.pid
         runner = Runner(args, wrk, roots)
@@ -691,7 +707,11 @@ def main(argv: list[str]) -> int:
             else None
         )
         table = harness.summarize(measurements)
-        headline = {**harness.ratios(table), **harness.cpu_ratios(table)}
+        headline = {
+            **harness.ratios(table),
+            **harness.cpu_ratios(table),
+            **harness.observability_costs(table),
+        }
         document = report(
             args, info, current, table, headline, auth, measurements, profile, rss
         )
@@ -699,6 +719,9 @@ def main(argv: list[str]) -> int:
             print("bench/verify_token.py:\n" + verify_output)
             document["verify_token_script"] = verify_output
         document["machine"]["load_average_after"] = list(os.getloadavg())
+        if extra.receiver:
+            document["spans_exported"] = extra.spans_received()
+            print(f"tracing: {document['spans_exported']} spans exported")
         dated = save(document)
         print(f"written {OUT_DIR.relative_to(ROOT)}/latest.json and {dated.name}")
     except Exception:
@@ -709,6 +732,7 @@ def main(argv: list[str]) -> int:
         raise
     finally:
         nginx.stop()
+        extra.stop()
         stack.close()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

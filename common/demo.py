@@ -2,11 +2,12 @@
 
 ``python -m common.demo [--gateway URL] [--orders URL]`` logs alice in, shows
 her token's claims and the JWKS that verifies it, creates a customer and an
-order through the gateway, shows the credit reservation and who made it, has
-bob try a write he may not make, logs alice out everywhere and shows her old
-token refused at the gateway and then at the orders service. Each request is
-printed with the part of its answer that matters; the first step that does not
-behave stops the walk with exit status 1.
+order through the gateway, shows the credit reservation and who made it (the
+orders service, acting for alice), has alice write a reservation with her own
+token and bob cancel her order (both refused), logs alice out everywhere and
+shows her old token refused at the gateway and then at the orders service.
+Each request is printed with the part of its answer that matters; the first
+step that does not behave stops the walk with exit status 1.
 """
 
 from __future__ import annotations
@@ -179,8 +180,21 @@ class Walk:
         mine = [r for r in reservations if r.get("order_id") == order["id"]]
         if len(mine) != 1:
             raise StepFailed(f"expected one reservation, got {reservations}")
-        who = ("order_id", "amount", "reserved_by_username", "username", "actor")
-        self.show(**{k: mine[0][k] for k in who if k in mine[0]})
+        self.show(**{k: mine[0].get(k) for k in ("order_id", "amount", "username")})
+        self.show(actor=mine[0].get("actor"))
+        if mine[0].get("actor") != "orders":
+            raise StepFailed("the reservation should be made by the orders service")
+
+        self.step("alice's own token may not write reservations: only orders may")
+        refused = self.call(
+            "POST",
+            f"{customer_url}reservations/",
+            token=access,
+            json={"order_id": f"demo-{uuid.uuid4()}", "amount": "1.00"},
+            expect=[403],
+        )
+        self.show(answer=refused.json())
+        self.show(www_authenticate=refused.headers.get("WWW-Authenticate"))
 
         self.step("bob may not touch alice's order: it does not exist for him")
         bob = self.login("bob")

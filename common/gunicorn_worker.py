@@ -1,22 +1,41 @@
-"""The gthread worker the three projects run (``worker_class`` in common/gunicorn.py).
+"""The gunicorn worker of the three projects: gthread, accepting only with a
+thread free, and with a drain on SIGTERM.
 
-gunicorn's gthread workers all wait on the one listening socket, each in its own
-poller, and a worker accepts whenever it is woken, whatever its threads are
-doing. Linux wakes the pollers in a fixed order and the first to run takes the
-connection, so a burst of keep-alive connections (wrk's 16, the gateway's pool)
-often went to one worker, 14 to 16 of 16, and stayed there: the project then
-ran on one core (the GIL) with the other idle.
+Accepting: gunicorn's gthread workers all wait on the one listening socket, each
+in its own poller, and a worker accepts whenever it is woken, whatever its
+threads are doing. Linux wakes the pollers in a fixed order and the first to run
+takes the connection, so a burst of keep-alive connections (wrk's 16, the
+gateway's pool) often went to one worker, 13 to 16 of 16, and stayed there: the
+project then ran on one core (the GIL) with the other idle. ``ThreadWorker``
+accepts only while one of its threads is free (or about to be: the jobs it has
+queued are fewer than its threads). A busy worker leaves new connections in the
+socket's backlog, where the next worker with a free thread takes them; nothing
+else changes (same socket, same keep-alive handling).
 
-This worker accepts only while one of its threads is free (or about to be: the
-jobs it has queued are fewer than its threads). A busy worker leaves new
-connections in the socket's backlog, where the next worker with a free thread
-takes them; nothing else changes (same socket, same keep-alive handling).
+Draining: on SIGTERM, gunicorn's own worker stops accepting at once and then
+gives the requests in flight ``graceful_timeout`` seconds to finish.
+``DrainingThreadWorker`` first drains for ``GUNICORN_DRAIN_SECONDS`` (default 0:
+no drain): it keeps accepting and answering while ``/readyz`` answers 503
+(``common.draining``), so a load balancer that polls readiness stops sending
+before the port closes. The arbiter kills whatever still runs
+``graceful_timeout`` seconds after SIGTERM, so that must cover the drain plus
+the longest request (docs/operations.md).
 """
 
+from __future__ import annotations
+
+import logging
+import os
+import threading
 from concurrent.futures import Future
+from types import FrameType
 
 from gunicorn.workers.gthread import TConn
 from gunicorn.workers.gthread import ThreadWorker as GunicornThreadWorker
+
+from common.draining import draining_start, is_draining
+
+logger = logging.getLogger(__name__)
 
 
 class ThreadWorker(GunicornThreadWorker):
@@ -44,3 +63,28 @@ class ThreadWorker(GunicornThreadWorker):
         super().set_accept_enabled(
             enabled and self.alive and self.jobs < self.cfg.threads
         )
+
+
+def drain_seconds() -> float:
+    """Return ``GUNICORN_DRAIN_SECONDS`` (0 when unset)."""
+    return float(os.environ.get("GUNICORN_DRAIN_SECONDS") or 0)
+
+
+class DrainingThreadWorker(ThreadWorker):
+    """A ``ThreadWorker`` that drains before it stops accepting (see the module)."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        delay = drain_seconds()
+        if delay <= 0 or is_draining():
+            self.alive = False
+            return
+        draining_start()
+        self.log.info("Worker %s draining for %ss before stopping", self.pid, delay)
+        timer = threading.Timer(delay, self._stop_accepting)
+        timer.daemon = True
+        timer.start()
+
+    def _stop_accepting(self) -> None:
+        # The run loop sees it within a second, stops accepting and lets the
+        # requests in flight finish within graceful_timeout.
+        self.alive = False

@@ -136,6 +136,12 @@ CUSTOMERS_SERVICE_URL = os.environ.get("CUSTOMERS_SERVICE_URL", "http://127.0.0.
 # services trust the gateway's address; the gateway sets its own (none).
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "127.0.0.1,::1")
 
+# GET /metrics (docs/observability.md): off answers 404. With METRICS_TOKEN set
+# (production: a Secret) callers need it as a bearer token; unset, only loopback
+# callers are answered.
+METRICS_ENABLED = env_bool("METRICS_ENABLED", True)
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -150,6 +156,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "shared_auth.middleware.RequestIdMiddleware",
     "shared_auth.forwarded.TrustedForwardedMiddleware",
+    # Before the gateway's proxy fast path (right after SecurityMiddleware), so
+    # that every HTML page gets the policy.
+    "common.middleware.ContentSecurityPolicyMiddleware",
+    "common.metrics.MetricsEndpointMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -160,10 +170,23 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# The Content-Security-Policy of every HTML page (admin, browsable API, Swagger
+# UI; common.middleware): everything from the page's own origin, no inline or
+# eval'd script, no plugins, no framing. Inline styles are allowed: the admin's
+# and DRF's templates have style attributes. "" sends none. docs/security.md.
+CONTENT_SECURITY_POLICY = os.environ.get(
+    "DJANGO_CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'",
+)
+
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Overrides of third-party templates (rest_framework/api.html: CSP).
+        "DIRS": [BASE_DIR / "common" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -220,6 +243,12 @@ if STATIC_ROOT:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REST_FRAMEWORK = {
+    # JSON with bounds on size, depth, keys and strings (docs/security.md).
+    "DEFAULT_PARSER_CLASSES": [
+        "common.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
@@ -234,8 +263,8 @@ LOGGING = {
     "filters": {"request_id": {"()": "shared_auth.logging.RequestIdFilter"}},
     "formatters": {
         "default": {
-            "format": "%(asctime)s %(levelname)s [%(request_id)s] [%(username)s] "
-            "%(name)s: %(message)s"
+            "format": "%(asctime)s %(levelname)s [%(request_id)s] "
+            "[trace=%(trace_id)s] [%(username)s] %(name)s: %(message)s"
         }
     },
     "handlers": {

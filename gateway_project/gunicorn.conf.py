@@ -6,6 +6,7 @@ import os
 from typing import TYPE_CHECKING
 
 from common.gunicorn import *  # noqa: F403
+from common.gunicorn import post_fork as common_post_fork
 
 if TYPE_CHECKING:
     from gunicorn.arbiter import Arbiter
@@ -24,5 +25,9 @@ logger_class = "gateway_project.proxy.accesslog.AccessLogger"
 
 
 def post_fork(server: "Arbiter", worker: "Worker") -> None:
-    """Tell the proxy (settings.GATEWAY_PROXY) how many threads this worker has."""
+    """Tell the proxy (settings.GATEWAY_PROXY) how many threads this worker has.
+
+    Then the shared hook (tracing).
+    """
     os.environ["GUNICORN_THREADS"] = str(server.cfg.threads)
+    common_post_fork(server, worker)

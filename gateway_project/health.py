@@ -4,21 +4,13 @@ import logging
 
 import requests
 from django.conf import settings
-from django.db import connection
 from django.http import HttpRequest, JsonResponse
+
+from common.views import database_ok, draining_response
 
 logger = logging.getLogger(__name__)
 
 READINESS_TIMEOUT = (1.0, 2.0)
-
-
-def _database_ok() -> bool:
-    try:
-        connection.ensure_connection()
-    except Exception:  # any driver error means "not ready"
-        logger.warning("readyz: database unavailable", exc_info=True)
-        return False
-    return True
 
 
 def _upstream_ok(base_url: str) -> bool:
@@ -35,9 +27,13 @@ def _upstream_ok(base_url: str) -> bool:
 
 
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Return 200 when the database and both upstreams answer, else 503 naming them."""
+    """Return 200 when the database and both upstreams answer, else 503 naming
+    them; 503 at once while draining (``common.draining``)."""
+    draining = draining_response()
+    if draining is not None:
+        return draining
     checks = {
-        "database": _database_ok(),
+        "database": database_ok(),
         "orders": _upstream_ok(settings.ORDERS_SERVICE_URL),
         "customers": _upstream_ok(settings.CUSTOMERS_SERVICE_URL),
     }

@@ -11,6 +11,7 @@ from common.settings import (
     JWT_ISSUER,
     REDIS_URL,
     REST_FRAMEWORK,
+    SECURE_REDIRECT_EXEMPT,
     VAR_DIR,
     database,
     env_list,
@@ -24,6 +25,7 @@ DATABASES = {"default": database("GATEWAY_DATABASE_URL", PROJECT)}
 INSTALLED_APPS = [
     *INSTALLED_APPS,
     "gateway_project.identity",
+    "gateway_project.oauth",
     "gateway_project.proxy",
 ]
 
@@ -62,6 +64,27 @@ SIMPLE_JWT = {
     "TOKEN_VERIFY_SERIALIZER": f"{_IDENTITY}.serializers.TokenVerifySerializer",
     "TOKEN_BLACKLIST_SERIALIZER": f"{_IDENTITY}.serializers.LogoutSerializer",
 }
+# -- OAuth 2.0 for machine clients (docs/machine-clients.md) ----------------------
+# Every scope a token can carry (RFC 8414 scopes_supported; create_client refuses
+# others), the scope of a login token, and the first-party client_id of login
+# tokens (RFC 9068).
+OAUTH_SCOPES = env_list(
+    "OAUTH_SCOPES",
+    "orders:read,orders:write,customers:read,customers:write,reservations:write",
+)
+LOGIN_SCOPE = os.environ.get(
+    "LOGIN_SCOPE", "orders:read orders:write customers:read customers:write"
+)
+FIRST_PARTY_CLIENT_ID = "gateway"
+# The services call the OAuth endpoints in-cluster over plain http (like the
+# revocation feed); outside, the Ingress redirects to https before the gateway,
+# and a redirect would not unsend a secret anyway.
+SECURE_REDIRECT_EXEMPT = [*SECURE_REDIRECT_EXEMPT, r"^auth/oauth/"]
+# Token exchange delegates a scope only if the subject token holds it, or holds
+# one that implies it here: a user who may write orders (orders:write) lets the
+# orders service reserve credit for them (reservations:write), a scope no login
+# token carries itself.
+OAUTH_IMPLIED_SCOPES = {"reservations:write": ["orders:write"]}
 # Failed-login counters must be shared by every worker process (and replica):
 # the Redis cache when REDIS_URL is set, else files under VAR_DIR (a local
 # memory cache would give each gunicorn worker its own counters).
@@ -93,6 +116,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "login_username": os.environ.get("LOGIN_FAILURES_PER_USERNAME", "5/min"),
         "login_ip": os.environ.get("LOGIN_FAILURES_PER_IP", "20/min"),
+        "oauth_client": os.environ.get("OAUTH_CLIENT_FAILURES_PER_ID", "5/min"),
     },
 }
 

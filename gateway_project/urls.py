@@ -8,11 +8,13 @@ from gateway_project import health
 from gateway_project.identity.views import admin_login, api_auth_login
 
 urlpatterns = [
+    # Before the common readyz (database only): the gateway's checks its upstreams.
+    path("readyz", health.readyz, name="readyz"),
     # Before admin/ and api-auth/: the login forms, throttled like /auth/token/.
     path("admin/login/", admin_login, name="admin_login"),
     path("api-auth/login/", api_auth_login, name="api_auth_login"),
     *common_urlpatterns,
-    path("readyz", health.readyz, name="readyz"),
     path("", include("gateway_project.identity.urls")),
+    path("", include("gateway_project.oauth.urls")),
     path("", include("gateway_project.proxy.urls")),
 ]

@@ -9,6 +9,7 @@ class SharedAuthConfig(AppConfig):
     verbose_name = "Shared JWT authentication"
 
     def ready(self) -> None:
-        from shared_auth.checks import check_revocation_token
+        from shared_auth.checks import check_client_secret, check_revocation_token
 
         checks.register(check_revocation_token, checks.Tags.security, deploy=True)
+        checks.register(check_client_secret, checks.Tags.security, deploy=True)

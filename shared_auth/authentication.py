@@ -24,6 +24,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
+from shared_auth import metrics
 from shared_auth.conf import auth_settings
 from shared_auth.context import username_var
 from shared_auth.exceptions import ServiceUnavailable
@@ -106,6 +107,7 @@ class JWTAuthentication(BaseAuthentication):
         except AuthenticationFailed as exc:
             setattr(request, _ERROR_ATTR, str(exc.detail))
             logger.info("Bearer token refused: %s", exc.detail)
+            metrics.record_rejection(metrics.rejection_reason(exc))
             raise
         username_var.set(user.username or user.id)
         return user, VerifiedToken(raw=raw_token, claims=claims)
@@ -144,7 +146,8 @@ class JWTAuthentication(BaseAuthentication):
     def decode(self, raw_token: str) -> dict[str, Any]:
         """Return the claims of ``raw_token`` once signature and claims are valid.
 
-        Checks: the header (allowed ``alg``, a sane string ``kid``, no ``crit``),
+        Checks: the header (allowed ``alg``, a sane string ``kid``, no ``crit``,
+        ``typ`` of an access token),
         the signature with ``get_public_key(kid)``, ``iss``, ``aud`` against
         ``get_audience()``, ``exp``/``nbf``/``iat`` with ``LEEWAY``, required
         claims, and ``validate_claims`` (token type). ``jku``, ``x5u``, ``jwk``
@@ -228,7 +231,8 @@ class JWTAuthentication(BaseAuthentication):
         """
         try:
             header = json.loads(base64url_decode(raw_token.split(".", 1)[0]))
-        except (ValueError, TypeError, binascii.Error) as exc:
+        # RecursionError: a header nested a thousand levels deep.
+        except (ValueError, TypeError, binascii.Error, RecursionError) as exc:
             raise AuthenticationFailed(
                 _("Token is invalid."), code="token_not_valid"
             ) from exc
@@ -250,6 +254,21 @@ class JWTAuthentication(BaseAuthentication):
         if any(param in header for param in _REFUSED_HEADER_PARAMS):
             raise AuthenticationFailed(
                 _("Token header is not supported."), code="token_not_valid"
+            )
+        self.check_type(header.get("typ"))
+
+    def check_type(self, typ: Any) -> None:
+        """Refuse a token whose header ``typ`` is not an access token's.
+
+        RFC 9068 section 4: ``at+jwt`` or ``application/at+jwt``, compared
+        case-insensitively (media types are, RFC 7515 section 4.1.9). This
+        keeps ID tokens, refresh tokens and other JWTs signed by the same keys
+        from being used as access tokens (RFC 8725 section 3.11).
+        """
+        accepted = {value.lower() for value in auth_settings.ACCESS_TOKEN_TYPES}
+        if not isinstance(typ, str) or typ.lower() not in accepted:
+            raise AuthenticationFailed(
+                _("Token is not an access token."), code="token_not_valid"
             )
 
     def get_public_key(self, kid: str) -> Any:
@@ -276,9 +295,13 @@ class JWTAuthentication(BaseAuthentication):
         return auth_settings.AUDIENCE
 
     def validate_claims(self, claims: Mapping[str, Any]) -> None:
-        """Refuse a token that is not an access token or has no usable ``sub``."""
+        """Refuse a token that is not an access token or has no usable ``sub``.
+
+        The header ``typ`` says "access token" already (``check_type``); a
+        ``token_type`` claim, when present (simplejwt's), must agree.
+        """
         token_type = claims.get(auth_settings.TOKEN_TYPE_CLAIM)
-        if token_type != auth_settings.ACCESS_TOKEN_TYPE:
+        if token_type is not None and token_type != auth_settings.ACCESS_TOKEN_TYPE:
             raise AuthenticationFailed(
                 _("Token is not an access token."), code="token_not_valid"
             )
@@ -289,7 +312,8 @@ class JWTAuthentication(BaseAuthentication):
             )
 
     def check_revocation(self, claims: Mapping[str, Any]) -> None:
-        """Refuse a token issued at or before its subject's revocation.
+        """Refuse a token issued at or before its subject's revocation, or
+        revoked by itself (its ``jti``, RFC 7009).
 
         The revocations come from the gateway's feed, held in memory
         (``shared_auth.revocation``): no query and, but once per
@@ -297,14 +321,16 @@ class JWTAuthentication(BaseAuthentication):
         (503) if failing closed with a list too old. The gateway overrides this
         to read its own database.
         """
+        client = get_revocation_client()
         try:
-            not_before = get_revocation_client().not_before(claims["sub"])
+            not_before = client.not_before(claims["sub"])
         except RevocationsUnavailable as exc:
             raise ServiceUnavailable(
                 "revocations",
                 detail=_("The token revocation list is unavailable; try again later."),
             ) from exc
-        if not_before is not None and claims["iat"] <= not_before:
+        revoked = not_before is not None and claims["iat"] <= not_before
+        if revoked or client.is_token_revoked(claims.get("jti")):
             raise AuthenticationFailed(
                 _("Token has been revoked."), code="token_revoked"
             )

@@ -5,6 +5,10 @@ feed's credential is missing or is a per-process stand-in. A project may make
 such a stand-in for local runs: it starts with ``INSECURE_TOKEN_PREFIX`` (as
 Django's ``startproject`` keys start with ``django-insecure-``), so this check
 can tell it from a credential the operator set.
+
+``shared_auth.W002`` (``check --deploy``): likewise for the OAuth client secret
+of a service that exchanges tokens (``SHARED_AUTH['CLIENT_ID']`` set): without
+the operator's secret every call to another service answers 503.
 """
 
 from typing import Any
@@ -38,3 +42,25 @@ def check_revocation_token(**kwargs: Any) -> list[checks.CheckMessage]:
     if token and not token.startswith(INSECURE_TOKEN_PREFIX):
         return []
     return [W001]
+
+
+W002 = checks.Warning(
+    "This service's OAuth client secret (SHARED_AUTH CLIENT_SECRET) is not set, "
+    "or is one made locally: the gateway refuses its token exchanges and every "
+    "call to another service answers 503.",
+    hint="Set the client's secret (for the orders service ORDERS_CLIENT_SECRET) "
+    "from the same Secret the gateway provisions the client with "
+    "(docs/delegation.md).",
+    id="shared_auth.W002",
+)
+
+
+def check_client_secret(**kwargs: Any) -> list[checks.CheckMessage]:
+    """Return ``[W002]`` if ``DEBUG`` is off, a client is named and its secret
+    is not set (empty, or made locally: ``INSECURE_TOKEN_PREFIX``)."""
+    if settings.DEBUG or not auth_settings.CLIENT_ID:
+        return []
+    secret = auth_settings.CLIENT_SECRET or ""
+    if secret and not secret.startswith(INSECURE_TOKEN_PREFIX):
+        return []
+    return [W002]

@@ -17,9 +17,12 @@ Keys (all optional except ``AUDIENCE``):
     Allow-list of asymmetric algorithms (never ``HS*`` or ``none``).
 ``LEEWAY``
     Seconds of clock skew allowed on ``exp``/``nbf``/``iat``.
+``ACCESS_TOKEN_TYPES``
+    The header ``typ`` values of an access token (RFC 9068 section 2.1),
+    compared case-insensitively; any other ``typ`` (or none) is refused.
 ``TOKEN_TYPE_CLAIM`` / ``ACCESS_TOKEN_TYPE``
     The claim naming the token type and the value an access token carries
-    (simplejwt's ``token_type`` / ``access``).
+    (simplejwt's ``token_type`` / ``access``), checked when the claim is there.
 ``MAX_TOKEN_LENGTH``
     Longer bearer tokens are refused before any parsing.
 ``JWKS_CACHE_TTL``
@@ -47,6 +50,17 @@ Keys (all optional except ``AUDIENCE``):
 ``REVOCATION_FAIL_CLOSED`` / ``REVOCATION_MAX_AGE``
     Off (default): with the feed down, keep using the last list (and log a
     warning). On: answer 503 while the list is older than ``MAX_AGE`` seconds.
+``TOKEN_URL``
+    The gateway's OAuth token endpoint, where ``ServiceSession`` exchanges the
+    caller's token (RFC 8693); default ``<ISSUER>/auth/oauth/token/``.
+``CLIENT_ID`` / ``CLIENT_SECRET``
+    This service's OAuth client credentials (HTTP Basic at ``TOKEN_URL``).
+    Without them no call to another service carries a caller's identity.
+``EXCHANGE_TIMEOUT``
+    ``(connect, read)`` timeouts in seconds of one exchange.
+``EXCHANGE_CACHE_SIZE`` / ``EXCHANGE_EXPIRY_MARGIN``
+    How many exchanged tokens a process keeps (per subject token, audience
+    and scope), and how many seconds before its expiry one is exchanged anew.
 """
 
 from typing import Any
@@ -62,6 +76,7 @@ DEFAULTS: dict[str, Any] = {
     "JWKS_URL": None,
     "ALGORITHMS": ("RS256", "ES256", "EdDSA"),
     "LEEWAY": 5,
+    "ACCESS_TOKEN_TYPES": ("at+jwt", "application/at+jwt"),
     "TOKEN_TYPE_CLAIM": "token_type",
     "ACCESS_TOKEN_TYPE": "access",
     "MAX_TOKEN_LENGTH": 8192,
@@ -76,6 +91,12 @@ DEFAULTS: dict[str, Any] = {
     "REVOCATION_TIMEOUT": (0.5, 1.0),
     "REVOCATION_FAIL_CLOSED": False,
     "REVOCATION_MAX_AGE": 5.0,
+    "TOKEN_URL": None,
+    "CLIENT_ID": None,
+    "CLIENT_SECRET": None,
+    "EXCHANGE_TIMEOUT": (1.0, 3.0),
+    "EXCHANGE_CACHE_SIZE": 1024,
+    "EXCHANGE_EXPIRY_MARGIN": 10.0,
 }
 
 # Never allowed, whatever ALGORITHMS says: symmetric and unsigned.
@@ -115,9 +136,11 @@ class SharedAuthSettings(APISettings):
                 "REVOCATION_TOKEN": getattr(settings, "REVOCATION_FEED_TOKEN", None),
                 **getattr(settings, "SHARED_AUTH", {}),
             }
-            if not merged["REVOCATION_URL"] and merged["ISSUER"]:
-                issuer = merged["ISSUER"].rstrip("/")
+            issuer = (merged["ISSUER"] or "").rstrip("/")
+            if not merged["REVOCATION_URL"] and issuer:
                 merged["REVOCATION_URL"] = f"{issuer}/auth/revocations/"
+            if not merged.get("TOKEN_URL") and issuer:
+                merged["TOKEN_URL"] = f"{issuer}/auth/oauth/token/"
             self._user_settings = merged
         return self._user_settings
 
@@ -134,7 +157,8 @@ class SharedAuthSettings(APISettings):
 
 def _check(attr: str, value: Any) -> None:
     """Raise ``ImproperlyConfigured`` if ``value`` is not valid for ``attr``."""
-    if attr in ("AUDIENCE", "ISSUER", "JWKS_URL", "REVOCATION_URL") and not value:
+    required = ("AUDIENCE", "ISSUER", "JWKS_URL", "REVOCATION_URL", "TOKEN_URL")
+    if attr in required and not value:
         raise ImproperlyConfigured(f"SHARED_AUTH['{attr}'] must be set.")
     if attr == "ALGORITHMS" and (not value or FORBIDDEN_ALGORITHMS.intersection(value)):
         raise ImproperlyConfigured(

@@ -1,8 +1,11 @@
 """Exceptions DRF renders as JSON ``{"detail": ...}`` with the contract's statuses."""
 
+from typing import Any
+
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, PermissionDenied
+from rest_framework.response import Response
 
 
 class ServiceUnavailable(APIException):
@@ -33,3 +36,20 @@ class ServiceTimeout(ServiceUnavailable):
 
     default_code = "service_timeout"
     message = _("The {service} service did not answer in time.")
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's exception handler, with RFC 6750's answer to a missing scope.
+
+    For projects without their own handler (``EXCEPTION_HANDLER``); a project
+    that has one calls ``apply_scope_challenge`` itself (as ``common.api``).
+    """
+    # Imported here: rest_framework.views imports the authentication classes.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
+    from shared_auth.permissions import apply_scope_challenge
+
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(exc, PermissionDenied):
+        apply_scope_challenge(response, context.get("request"))
+    return response

@@ -28,6 +28,7 @@ from typing import Any
 from jwt import PyJWK, PyJWKSet
 from jwt.exceptions import PyJWTError
 
+from shared_auth import metrics
 from shared_auth.conf import auth_settings
 from shared_auth.remote import ClientRegistry, FetchFailed, RemoteClient, fetch_json
 
@@ -132,10 +133,13 @@ class JWKSClient(RemoteClient):
             self._cache_call("delete", self.cache_key)
 
     def _fetch_and_store(self, now: float) -> None:
+        outcome = "error"
         try:
             payload = fetch_jwks(self.url)
+            outcome = "unusable"
             keys = parse_jwks(payload)
         except FetchFailed as exc:
+            metrics.record_jwks_fetch(outcome)
             logger.warning(
                 "JWKS fetch from %s failed (%s); keeping %d cached key(s)",
                 self.url,
@@ -147,11 +151,13 @@ class JWKSClient(RemoteClient):
         entry = {"jwks": payload, "fetched_at": now}
         self._cache_call("set", self.cache_key, entry, timeout=None)
         self._use(keys, now)
+        metrics.record_jwks_fetch("success")
         logger.info("JWKS fetched from %s: %d key(s)", self.url, len(keys))
 
     def _use(self, keys: dict[str, PyJWK], fetched_at: float) -> None:
         self._keys = keys
         self._fetched_at = fetched_at
+        metrics.set_jwks_fetched_at(fetched_at)
         self._check_after = fetched_at + auth_settings.JWKS_CACHE_TTL
 
 

@@ -65,7 +65,7 @@ def fetch_json(
         raise FetchFailed("response too large")
     try:
         return json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested deep
         raise FetchFailed("response is not JSON") from exc
 
 

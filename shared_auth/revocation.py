@@ -1,8 +1,10 @@
-"""The gateway's subject revocations, fetched from its feed and cached.
+"""The gateway's revocations, fetched from its feed and cached.
 
 The gateway publishes ``GET /auth/revocations/?since=<epoch>``: ``{"time",
-"window", "revocations": [{"sub", "not_before"}]}``. A token whose ``sub`` is
-listed and whose ``iat`` is not after ``not_before`` is refused. Like
+"window", "revocations": [{"sub", "not_before"}], "tokens": [{"jti", "exp"}]}``.
+A token whose ``sub`` is listed and whose ``iat`` is not after ``not_before`` is
+refused; so is a token whose ``jti`` is listed (revoked by itself, RFC 7009),
+until its ``exp``, after which the entry is forgotten. Like
 ``shared_auth.jwks``, this client keeps:
 
 - the list in process memory (a dict lookup per request, no I/O) and in the
@@ -15,8 +17,9 @@ listed and whose ``iat`` is not after ``not_before`` is refused. Like
 - on failure, the last list, with a warning; with ``REVOCATION_FAIL_CLOSED``
   a list older than ``REVOCATION_MAX_AGE`` makes ``not_before`` raise
   ``RevocationsUnavailable`` (503) instead;
-- incremental fetches (``since`` = the feed's last ``time``), entries dropped
-  once older than the feed's ``window`` (no token they concern is alive).
+- incremental fetches (``since`` = the feed's last ``time``), subject entries
+  dropped once older than the feed's ``window`` and token entries once their
+  ``exp`` has passed (no token they concern is alive).
 
 The bounded fetch, the cache calls, the throttle and the per-URL registry are
 ``shared_auth.remote``'s, shared with ``shared_auth.jwks``.
@@ -26,15 +29,17 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from shared_auth import metrics
 from shared_auth.conf import auth_settings
 from shared_auth.remote import ClientRegistry, FetchFailed, RemoteClient, fetch_json
 
 logger = logging.getLogger(__name__)
 
 MAX_FEED_BYTES = 10_000_000
+MAX_JTI_LENGTH = 255
 # How soon to look at the shared cache again while a replica is fetching.
 _RECHECK_SECONDS = 0.25
 
@@ -47,6 +52,7 @@ class RevocationsUnavailable(Exception):
 class RevocationList:
     """One version of the list: ``sub`` -> ``not_before`` (epoch seconds).
 
+    ``tokens`` maps each token revoked by itself (``jti``) to its ``exp``;
     ``time`` is the feed's clock when it answered (the next ``since``);
     ``fetched_at`` the fetching process's clock at that moment.
     """
@@ -54,10 +60,12 @@ class RevocationList:
     entries: Mapping[str, float]
     time: float
     fetched_at: float
+    tokens: Mapping[str, float] = field(default_factory=dict)
 
     def as_cache_entry(self) -> dict[str, Any]:
         return {
             "entries": dict(self.entries),
+            "tokens": dict(self.tokens),
             "time": self.time,
             "fetched_at": self.fetched_at,
         }
@@ -66,7 +74,12 @@ class RevocationList:
     def from_cache_entry(cls, entry: Any) -> "RevocationList | None":
         """Return the list stored by ``as_cache_entry``, or None if unusable."""
         try:
-            return cls(dict(entry["entries"]), entry["time"], entry["fetched_at"])
+            return cls(
+                dict(entry["entries"]),
+                entry["time"],
+                entry["fetched_at"],
+                dict(entry.get("tokens") or {}),
+            )
         except (KeyError, TypeError, ValueError):
             return None
 
@@ -102,6 +115,18 @@ class RevocationClient(RemoteClient):
         ):
             raise RevocationsUnavailable("The revocation list is too old.")
         return None if current is None else current.entries.get(sub)
+
+    def is_token_revoked(self, jti: Any) -> bool:
+        """Return True if the token ``jti`` was revoked and has not expired.
+
+        Reads the list ``not_before`` just brought up to date (call it first):
+        a dict lookup, no I/O.
+        """
+        current = self._list
+        if current is None or not isinstance(jti, str):
+            return False
+        exp = current.tokens.get(jti)
+        return exp is not None and exp > self.clock()
 
     @property
     def current(self) -> RevocationList | None:
@@ -139,12 +164,14 @@ class RevocationClient(RemoteClient):
             self._list is None or shared.fetched_at > self._list.fetched_at
         ):
             self._list = shared
+            metrics.set_revocations_fetched_at(shared.fetched_at)
 
     def _fetch_and_store(self, now: float) -> None:
         held = self._list
         try:
             answer = fetch_revocations(self.url, since=held.time if held else None)
         except FetchFailed as exc:
+            metrics.record_revocation_fetch("error")
             logger.warning(
                 "Revocation feed %s failed (%s); keeping the last list: "
                 "%d subject(s), %.1f s old",
@@ -157,22 +184,35 @@ class RevocationClient(RemoteClient):
         fresh = merge(held, answer, fetched_at=now)
         self._cache_call("set", self.cache_key, fresh.as_cache_entry(), timeout=None)
         self._list = fresh
-        logger.debug("Revocation list: %d subject(s)", len(fresh.entries))
+        metrics.record_revocation_fetch("success")
+        metrics.set_revocations_fetched_at(fresh.fetched_at)
+        logger.debug(
+            "Revocation list: %d subject(s), %d token(s)",
+            len(fresh.entries),
+            len(fresh.tokens),
+        )
 
 
 def merge(
     held: RevocationList | None, answer: dict[str, Any], *, fetched_at: float
 ) -> RevocationList:
-    """Return ``held`` updated with a feed ``answer``, without outdated entries."""
+    """Return ``held`` updated with a feed ``answer``, without outdated entries.
+
+    A subject entry is outdated once older than the feed's ``window``, a
+    token entry once its ``exp`` is past (by the feed's clock).
+    """
     entries = dict(held.entries) if held is not None else {}
     for entry in answer["revocations"]:
         sub, not_before = entry["sub"], entry["not_before"]
         entries[sub] = max(not_before, entries.get(sub, not_before))
+    tokens = dict(held.tokens) if held is not None else {}
+    tokens.update((e["jti"], e["exp"]) for e in answer.get("tokens", ()))
     oldest = answer["time"] - answer["window"]
     return RevocationList(
         {sub: nb for sub, nb in entries.items() if nb > oldest},
         time=answer["time"],
         fetched_at=fetched_at,
+        tokens={jti: exp for jti, exp in tokens.items() if exp > answer["time"]},
     )
 
 
@@ -214,10 +254,20 @@ def _valid_answer(payload: Any) -> dict[str, Any]:
         entries.append(
             {"sub": entry["sub"], "not_before": _number(entry["not_before"])}
         )
+    tokens = payload.get("tokens", [])
+    if not isinstance(tokens, list):
+        raise TypeError("tokens is not a list")
+    revoked = []
+    for entry in tokens:
+        jti = entry["jti"]
+        if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
+            raise TypeError("jti is not a sane string")
+        revoked.append({"jti": jti, "exp": _number(entry["exp"])})
     return {
         "time": _number(payload["time"]),
         "window": _number(payload["window"]),
         "revocations": entries,
+        "tokens": revoked,
     }
 
 

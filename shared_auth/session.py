@@ -1,14 +1,18 @@
-"""The token-propagating ``requests`` session for calls between services.
+"""The token-exchanging ``requests`` session for calls between services.
 
 ``ServiceSession`` is bound to one service's base URL and may be a
 module-level object shared by every thread: it holds no per-user state. Each
-call gets the current request's ``Authorization`` and ``X-Request-ID`` from
-``PropagateAuth`` (a ``requests.auth.AuthBase``), which reads them, at send
-time, from the request the middleware put in ``current_request_var`` (or from
-an explicit request or token). Cookies are never kept, redirects are not
-followed, every call has a timeout, connection errors are retried for
-idempotent methods only, and transport failures become ``ServiceUnavailable``
-or ``ServiceTimeout`` (503 JSON naming the service).
+call gets ``Authorization`` and ``X-Request-ID`` from ``PropagateAuth`` (a
+``requests.auth.AuthBase``), which reads, at send time, the request the
+middleware put in ``current_request_var`` (or an explicit request), and sends
+not the caller's token but one exchanged for it (``shared_auth.exchange``,
+RFC 8693) with the called service as its only audience: the caller's own
+token never leaves this service. An explicit ``token`` (a job's own machine
+token) is sent as is. Cookies are never kept, redirects are not followed,
+every call has a timeout, connection errors are retried for idempotent
+methods only, and transport failures become ``ServiceUnavailable`` or
+``ServiceTimeout`` (503 JSON naming the service); a failed exchange is a 503
+too, and nothing is sent.
 """
 
 import logging
@@ -27,6 +31,7 @@ from urllib3.util.retry import Retry
 from shared_auth.conf import auth_settings
 from shared_auth.context import current_request_var, request_id_var
 from shared_auth.exceptions import ServiceTimeout, ServiceUnavailable
+from shared_auth.exchange import exchange_token
 from shared_auth.middleware import REQUEST_ID_HEADER, sane_request_id
 
 logger = logging.getLogger(__name__)
@@ -58,39 +63,55 @@ class IdempotentRetry(Retry):
 
 
 def bearer_from_request(request: Any) -> str | None:
-    """Return the ``Authorization`` value to forward for ``request``, if any.
-
-    Only a single bearer credential is forwarded (normalised to ``Bearer``).
-    """
+    """Return the bearer token ``request`` came with, if any (one credential)."""
     meta: Mapping[str, str] = getattr(request, "META", {})
     parts = meta.get("HTTP_AUTHORIZATION", "").split()
     if len(parts) == 2 and parts[0].lower() == "bearer":
-        return f"Bearer {parts[1]}"
+        return parts[1]
     return None
 
 
 class PropagateAuth(AuthBase):
-    """Add the caller's ``Authorization`` and ``X-Request-ID`` to one request.
+    """Add ``Authorization`` (exchanged) and ``X-Request-ID`` to one request.
 
     With neither ``request`` nor ``token``, both are read when the request is
     sent, from ``current_request_var`` and ``request_id_var``: the same
-    instance serves every thread and user correctly.
+    instance serves every thread and user correctly. The caller's token is
+    exchanged for one meant for ``audience`` with ``scope`` (cached; raise
+    ``ServiceUnavailable`` if the exchange fails); ``token`` is sent as is.
     """
 
-    def __init__(self, *, request: Any = None, token: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        audience: str,
+        scope: str | None = None,
+        request: Any = None,
+        token: str | None = None,
+    ) -> None:
+        self.audience = audience
+        self.scope = scope
         self.request = request
         self.token = token
 
     def __call__(self, prepared: requests.PreparedRequest) -> requests.PreparedRequest:
         """Set the headers on ``prepared`` and return it."""
         request = self.request or current_request_var.get()
-        authorization = (
-            f"Bearer {self.token}" if self.token else bearer_from_request(request)
-        )
+        request_id = self._request_id(request)
+        token = self.token
+        if token is None:
+            subject = bearer_from_request(request)
+            if subject is not None:
+                token = exchange_token(
+                    subject,
+                    audience=self.audience,
+                    scope=self.scope,
+                    request_id=request_id,
+                )
         prepared.headers.pop("Authorization", None)
-        if authorization:
-            prepared.headers["Authorization"] = authorization
-        prepared.headers[REQUEST_ID_HEADER] = self._request_id(request)
+        if token:
+            prepared.headers["Authorization"] = f"Bearer {token}"
+        prepared.headers[REQUEST_ID_HEADER] = request_id
         return prepared
 
     @staticmethod
@@ -102,8 +123,10 @@ class PropagateAuth(AuthBase):
 class ServiceSession(requests.Session):
     """A pooled session for one service; paths are relative to ``base_url``.
 
-    ``session.post("/api/customers/1/reservations/", json=...)`` sends the
-    current caller's bearer token and request id, with ``timeout`` (default
+    ``session.post("/api/customers/1/reservations/", json=...)`` sends a token
+    exchanged for the current caller's, meant for ``audience`` (default
+    ``service_name``) with ``scope`` (default: all the exchange grants), and
+    the request id, with ``timeout`` (default
     ``SHARED_AUTH['SESSION_TIMEOUT']``, read per call). Responses of any status
     are returned; a connection failure raises ``ServiceUnavailable`` (never
     reached) and a read timeout or a dropped connection raises
@@ -117,6 +140,8 @@ class ServiceSession(requests.Session):
         service_name: str,
         *,
         timeout: Timeout | None = None,
+        audience: str | None = None,
+        scope: str | None = None,
         request: Any = None,
         token: str | None = None,
         retries: int = 2,
@@ -126,7 +151,9 @@ class ServiceSession(requests.Session):
         self.base_url = base_url.rstrip("/")
         self.service_name = service_name
         self.timeout = timeout
-        self.auth = PropagateAuth(request=request, token=token)
+        self.auth = PropagateAuth(
+            audience=audience or service_name, scope=scope, request=request, token=token
+        )
         self.cookies = RequestsCookieJar(policy=RefuseAllCookies())
         self.max_redirects = 0
         retry = IdempotentRetry(

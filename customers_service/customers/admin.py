@@ -14,8 +14,9 @@ class ReservationInline(admin.TabularInline):
     readonly_fields = [
         "order_id",
         "amount",
-        "reserved_by_username",
-        "reserved_by_sub",
+        "username",
+        "sub",
+        "actor",
         "created_at",
     ]
 
@@ -34,7 +35,7 @@ class CustomerAdmin(admin.ModelAdmin):
 class ReservationAdmin(admin.ModelAdmin):
     """Credit reservations, keyed by customer and order id."""
 
-    list_display = ["id", "customer", "order_id", "amount", "reserved_by_username"]
-    search_fields = ["order_id", "reserved_by_username"]
+    list_display = ["id", "customer", "order_id", "amount", "username", "actor"]
+    search_fields = ["order_id", "username", "sub"]
     list_select_related = ["customer"]
     readonly_fields = ["created_at"]

@@ -32,15 +32,22 @@ class Customer(models.Model):
 
 
 class Reservation(models.Model):
-    """Credit held for one order; at most one per ``(customer, order_id)``."""
+    """Credit held for one order; at most one per ``(customer, order_id)``.
+
+    ``sub`` and ``username`` name the user it was made for, ``actor`` the
+    service that made it for them (``act.sub`` of its delegated token).
+    """
 
     customer = models.ForeignKey(
         Customer, on_delete=models.PROTECT, related_name="reservations"
     )
     order_id = models.CharField(max_length=64)
     amount = models.DecimalField(**MONEY)
-    reserved_by_sub = models.CharField(max_length=255)
-    reserved_by_username = models.CharField(max_length=150)
+    # The user it was made for (the token's sub and username) and, as actor,
+    # the service that made it for them (the token's act.sub, RFC 8693).
+    sub = models.CharField(max_length=255)
+    username = models.CharField(max_length=150, blank=True)
+    actor = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -15,10 +15,15 @@ class Caller(Protocol):
     id: str
     username: str
     is_staff: bool
+    is_machine: bool
+    actor: str
 
 
 def customer_list(*, user: Caller) -> QuerySet[Customer]:
-    """Return the customers ``user`` may see (own; staff: all).
+    """Return the customers ``user`` may see (own; staff and machine tokens: all).
+
+    A machine token (client credentials) acts for no user, as at orders: its
+    scope alone bounds it.
 
     Each carries ``reserved_credit`` and ``available_credit`` annotations.
     """
@@ -28,7 +33,7 @@ def customer_list(*, user: Caller) -> QuerySet[Customer]:
             Sum("reservations__amount"), Value(Decimal("0")), output_field=money
         ),
     ).annotate(available_credit=F("credit_limit") - F("reserved_credit"))
-    if not user.is_staff:
+    if not (user.is_staff or user.is_machine):
         queryset = queryset.filter(owner_sub=user.id)
     return queryset.order_by("id")
 

@@ -93,7 +93,8 @@ def reservation_create(
     reserve twice. Raise ``ReservationReleased`` if the order's reservation
     was released already, ``ReservationConflict`` if the order holds a
     reservation of another amount, ``InsufficientCredit`` if the credit left
-    is short.
+    is short. ``reserved_by`` is the caller: the user it is made for, acting
+    through a service (``reserved_by.actor``).
     """
     customer = _locked(customer)
     if customer.released_reservations.filter(order_id=order_id).exists():
@@ -110,8 +111,9 @@ def reservation_create(
         customer=customer,
         order_id=order_id,
         amount=amount,
-        reserved_by_sub=reserved_by.id,
-        reserved_by_username=reserved_by.username,
+        sub=reserved_by.id,
+        username=reserved_by.username,
+        actor=reserved_by.actor,
     )
     transaction.on_commit(
         lambda: logger.info(

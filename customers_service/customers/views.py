@@ -2,7 +2,7 @@
 
 from django.shortcuts import get_object_or_404
 from django.utils.functional import cached_property
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -13,21 +13,44 @@ from customers_service.customers.models import Customer, Reservation
 from customers_service.customers.serializers import (
     ORDER_ID_PATTERN,
     CustomerSerializer,
+    ReservationFilterSerializer,
     ReservationSerializer,
 )
-from shared_auth.permissions import IsOwnerOrStaff
+from shared_auth.permissions import (
+    ActorIn,
+    HasScope,
+    IsMachineClient,
+    IsOwnerOrStaff,
+    ReadOnly,
+)
 
+READ, WRITE = "customers:read", "customers:write"
+RESERVATIONS_WRITE = "reservations:write"
 # Querysets are scoped to the caller already; the object check is the second lock.
-PERMISSIONS = [IsAuthenticated & IsOwnerOrStaff]
+# A machine token acts for no user: it owns nothing and its scopes bound it.
+OWNER = IsOwnerOrStaff | IsMachineClient
+PERMISSIONS = [IsAuthenticated & HasScope & OWNER]
 
 
 class CustomerViewSet(viewsets.ModelViewSet):
-    """Customers of the caller (staff: everyone's), with their available credit."""
+    """Customers of the caller (staff, machine tokens: everyone's), with their
+    available credit."""
 
     serializer_class = CustomerSerializer
     permission_classes = PERMISSIONS
+    required_scopes = {
+        "list": READ,
+        "retrieve": READ,
+        "metadata": READ,
+        "create": WRITE,
+        "update": WRITE,
+        "partial_update": WRITE,
+        "destroy": WRITE,
+    }
     queryset = Customer.objects.none()  # for the schema; see get_queryset()
     lookup_value_regex = "[0-9]{1,18}"
+    # Documented error answers beyond the usual ones (common.schema).
+    error_statuses = {"update": [409], "partial_update": [409], "destroy": [409]}
 
     def get_queryset(self):
         return selectors.customer_list(user=self.request.user)
@@ -51,11 +74,7 @@ class CustomerViewSet(viewsets.ModelViewSet):
         services.customer_delete(customer=instance)
 
 
-@extend_schema_view(
-    list=extend_schema(
-        parameters=[OpenApiParameter("order_id", str, description="only this order")]
-    )
-)
+@extend_schema_view(list=extend_schema(parameters=[ReservationFilterSerializer]))
 class ReservationViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -63,13 +82,32 @@ class ReservationViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Credit reservations of one customer the caller may see, keyed by order id."""
+    """Credit reservations of one customer the caller may see, keyed by order id.
+
+    Users read them; only one of ``settings.RESERVATION_ACTORS`` writes them
+    (scope ``reservations:write``), acting for the user (a token it exchanged)
+    or for no user (its own machine token: the orders reconciler). A user's
+    own token cannot reserve or release credit behind its orders' back.
+    """
 
     serializer_class = ReservationSerializer
-    permission_classes = PERMISSIONS
+    permission_classes = [
+        IsAuthenticated
+        & HasScope
+        & (ReadOnly | ActorIn(setting="RESERVATION_ACTORS"))
+        & OWNER
+    ]
+    required_scopes = {
+        "list": READ,
+        "retrieve": READ,
+        "metadata": READ,
+        "create": RESERVATIONS_WRITE,
+        "destroy": RESERVATIONS_WRITE,
+    }
     queryset = Reservation.objects.none()  # for the schema; see get_queryset()
     lookup_field = "order_id"
     lookup_value_regex = ORDER_ID_PATTERN
+    error_statuses = {"create": [409]}
 
     @cached_property
     def customer(self) -> Customer:
@@ -84,10 +122,12 @@ class ReservationViewSet(
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Reservation.objects.none()
-        return selectors.reservation_list(
-            customer=self.customer,
-            order_id=self.request.query_params.get("order_id"),
-        )
+        filters = {}
+        if self.action == "list":
+            query = ReservationFilterSerializer(self.request.query_params)
+            query.is_valid(raise_exception=True)
+            filters = query.validated_data
+        return selectors.reservation_list(customer=self.customer, **filters)
 
     @extend_schema(
         responses={201: ReservationSerializer, 200: ReservationSerializer},

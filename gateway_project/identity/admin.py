@@ -1,4 +1,4 @@
-"""Admin: users with a "revoke all tokens" action; subject revocations, read-only.
+"""Admin: users with a "revoke all tokens" action; revocations, read-only.
 
 Groups (the roles in tokens) keep Django's admin; outstanding and blacklisted
 tokens keep simplejwt's (registered by its token_blacklist app). Deactivating,
@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from gateway_project.identity.models import SubjectRevocation
+from gateway_project.identity.models import SubjectRevocation, TokenRevocation
 from gateway_project.identity.services import (
     refresh_tokens_revoke,
     subject_tokens_revoke,
@@ -63,6 +63,14 @@ class SubjectRevocationAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+@admin.register(TokenRevocation)
+class TokenRevocationAdmin(SubjectRevocationAdmin):
+    """Access tokens revoked one by one (RFC 7009), until they expire; read-only."""
+
+    list_display = ["jti", "client_id", "revoked_at", "exp"]
+    search_fields = ["jti", "client_id"]
 
 
 admin.site.unregister(User)

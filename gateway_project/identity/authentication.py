@@ -22,6 +22,7 @@ from gateway_project.identity.keys import key_store
 from gateway_project.identity.revocations import memo
 from shared_auth.authentication import JWTAuthentication
 from shared_auth.conf import auth_settings
+from shared_auth.jwks import UnknownKey
 
 # Tokens this process verified: raw token -> (kid, key object, claims). Bounded:
 # emptied when full (a few MB at most; only valid tokens get in).
@@ -70,7 +71,7 @@ class GatewayJWTAuthentication(JWTAuthentication):
         if key is None:
             raise AuthenticationFailed(
                 _("Token signing key is unknown."), code="token_not_valid"
-            )
+            ) from UnknownKey(kid)
         return key
 
     def get_audience(self) -> list[str]:
@@ -78,8 +79,10 @@ class GatewayJWTAuthentication(JWTAuthentication):
         return list(settings.JWT_AUDIENCE)
 
     def check_revocation(self, claims: Mapping[str, Any]) -> None:
-        """Refuse a token issued at or before its subject's revocation."""
-        if memo.is_revoked(sub=claims["sub"], iat=claims["iat"]):
+        """Refuse a token of a revoked subject, or one revoked by its ``jti``."""
+        jti = claims.get("jti")
+        jti = jti if isinstance(jti, str) else None
+        if memo.is_revoked(sub=claims["sub"], iat=claims["iat"], jti=jti):
             raise AuthenticationFailed(
                 _("Token has been revoked."), code="token_revoked"
             )

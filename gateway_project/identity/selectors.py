@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 from rest_framework_simplejwt.settings import api_settings
 
-from gateway_project.identity.models import SubjectRevocation
+from gateway_project.identity.models import SubjectRevocation, TokenRevocation
 
 
 def issued_at(iat: float) -> datetime:
@@ -55,3 +55,36 @@ def subject_revocation_times(*, now: datetime) -> dict[str, float]:
             not_before__gt=now - revocation_window()
         ).values_list("sub", "not_before")
     }
+
+
+def token_revocations_since(*, since: datetime, now: datetime) -> list[tuple]:
+    """Return ``(jti, exp)`` of access tokens revoked after ``since``, unexpired.
+
+    Oldest revocation first; a token whose ``exp`` has passed is left out.
+    """
+    return list(
+        TokenRevocation.objects.filter(revoked_at__gt=since, exp__gt=now)
+        .order_by("revoked_at")
+        .values_list("jti", "exp")
+    )
+
+
+def revoked_token_ids(*, now: datetime) -> dict[str, float]:
+    """Return ``{jti: exp epoch seconds}`` of revoked tokens not yet expired.
+
+    Tokens within the leeway after their ``exp`` are kept: a verifier still
+    accepts them then.
+    """
+    leeway = api_settings.LEEWAY
+    leeway = leeway if isinstance(leeway, timedelta) else timedelta(seconds=leeway)
+    return {
+        jti: exp.timestamp()
+        for jti, exp in TokenRevocation.objects.filter(
+            exp__gt=now - 2 * leeway
+        ).values_list("jti", "exp")
+    }
+
+
+def token_is_revoked(*, jti: str) -> bool:
+    """Return True if the access token ``jti`` was revoked (one query)."""
+    return TokenRevocation.objects.filter(jti=jti).exists()

@@ -2,7 +2,7 @@
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -15,7 +15,7 @@ from rest_framework_simplejwt.token_blacklist.models import (
     OutstandingToken,
 )
 
-from gateway_project.identity.models import SubjectRevocation
+from gateway_project.identity.models import SubjectRevocation, TokenRevocation
 from gateway_project.identity.revocations import revocations_changed
 
 logger = logging.getLogger(__name__)
@@ -85,3 +85,25 @@ def subject_tokens_revoke(
     transaction.on_commit(revocations_changed, robust=True)
     logger.info("Revoked the tokens of subject %s issued up to %s", sub, at)
     return revocation
+
+
+def access_token_revoke(*, jti: str, exp: float, client_id: str = "") -> None:
+    """Refuse the access token ``jti`` (expiring at epoch ``exp``) from now on.
+
+    Once the transaction commits, every gateway process refuses it from its
+    next request (``revocations``); services learn it from the feed's
+    ``tokens``. Rows of tokens expired for a while are deleted on the way.
+    Revoking a token twice changes nothing.
+    """
+    now = timezone.now()
+    TokenRevocation.objects.get_or_create(
+        jti=jti,
+        defaults={
+            "exp": datetime.fromtimestamp(exp, UTC),
+            "revoked_at": now,
+            "client_id": client_id,
+        },
+    )
+    TokenRevocation.objects.filter(exp__lt=now - timedelta(hours=1)).delete()
+    transaction.on_commit(revocations_changed, robust=True)
+    logger.info("Revoked access token %s of client %s", jti, client_id)

@@ -8,6 +8,11 @@ point simplejwt at that backend, add the contract's claims, write ``iat`` with
 microseconds (a float NumericDate, RFC 7519 section 2) so that a revocation and
 a login in the same second are told apart, and refuse tokens of a revoked
 subject (``identity.selectors.subject_token_is_revoked``).
+
+Access tokens follow RFC 9068: header ``typ: at+jwt``, claims ``client_id``
+(``FIRST_PARTY_CLIENT_ID`` for a login) and ``scope`` (``LOGIN_SCOPE``); the
+``token_type: access`` claim stays, for verifiers that read it. Refresh tokens
+keep ``typ: JWT``, so no verifier of access tokens takes one for an access token.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from functools import cache
 from typing import Any
 
 import jwt
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils.translation import gettext_lazy as _
@@ -34,6 +40,9 @@ from gateway_project.identity.keys import key_store
 from gateway_project.identity.selectors import subject_token_is_revoked
 
 STAFF_ROLE = "staff"
+# RFC 9068 section 2.1: the media type of an access token, in its header.
+ACCESS_TOKEN_TYP = "at+jwt"
+ACCESS_TOKEN_TYPS = (ACCESS_TOKEN_TYP, "application/at+jwt")
 
 
 class KeyStoreTokenBackend(TokenBackend):
@@ -44,13 +53,20 @@ class KeyStoreTokenBackend(TokenBackend):
     """
 
     def encode(self, payload: dict[str, Any]) -> str:
-        """Return ``payload`` (with ``aud`` and ``iss``) signed by the current key."""
+        """Return ``payload`` with ``iss`` signed by the current key.
+
+        ``aud`` defaults to every audience (``JWT_AUDIENCE``); an access token
+        (``token_type: access``) gets the header ``typ: at+jwt``.
+        """
         key = key_store.signing_key()
+        headers = {"kid": key.kid}
+        if payload.get(api_settings.TOKEN_TYPE_CLAIM) == tokens.AccessToken.token_type:
+            headers["typ"] = ACCESS_TOKEN_TYP
         return jwt.encode(
-            {**payload, "aud": self.audience, "iss": self.issuer},
+            {"aud": self.audience, **payload, "iss": self.issuer},
             key.private_key,
             algorithm=key.alg,
-            headers={"kid": key.kid},
+            headers=headers,
             json_encoder=self.json_encoder,
         )
 
@@ -72,7 +88,8 @@ class KeyStoreTokenBackend(TokenBackend):
             )
         except jwt.ExpiredSignatureError as exc:
             raise TokenBackendExpiredToken(_("Token is expired")) from exc
-        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        # RecursionError: a header nested a thousand levels deep.
+        except (jwt.PyJWTError, ValueError, TypeError, RecursionError) as exc:
             raise TokenBackendError(_("Token is invalid")) from exc
 
 
@@ -97,6 +114,15 @@ def user_claims(user: AbstractBaseUser) -> dict[str, Any]:
     if user.is_staff:
         roles.add(STAFF_ROLE)
     return {"username": user.get_username(), "roles": sorted(roles)}
+
+
+def login_claims(user: AbstractBaseUser) -> dict[str, Any]:
+    """Return ``user_claims`` plus the first-party client's RFC 9068 claims."""
+    return {
+        **user_claims(user),
+        "client_id": settings.FIRST_PARTY_CLIENT_ID,
+        "scope": settings.LOGIN_SCOPE,
+    }
 
 
 class KeyStoreTokenMixin:
@@ -134,7 +160,7 @@ class AccessToken(KeyStoreTokenMixin, tokens.AccessToken):
     def for_user(cls, user: AbstractBaseUser) -> AccessToken:
         """Return a new access token for ``user`` with its identity claims."""
         token = super().for_user(user)
-        token.payload.update(user_claims(user))
+        token.payload.update(login_claims(user))
         return token
 
 
@@ -165,7 +191,7 @@ class RefreshToken(KeyStoreTokenMixin, tokens.RefreshToken):
         user = get_user_model().objects.filter(pk=user_id).first()
         if user is None:
             raise TokenError(_("No active account found for the given token."))
-        access.payload.update(user_claims(user))
+        access.payload.update(login_claims(user))
         return access
 
 

@@ -35,7 +35,7 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt import views as simplejwt_views
 
-from gateway_project.identity import keys
+from gateway_project.identity import keys, metrics
 from gateway_project.identity.authentication import (
     GatewayJWTAuthentication,
     RevocationFeedAuthentication,
@@ -43,6 +43,7 @@ from gateway_project.identity.authentication import (
 from gateway_project.identity.selectors import (
     revocation_window,
     subject_revocations_since,
+    token_revocations_since,
 )
 from gateway_project.identity.services import subject_tokens_revoke
 from gateway_project.identity.throttling import LOGIN_THROTTLES
@@ -73,7 +74,25 @@ class BodyLimitMixin:
         super().initial(request, *args, **kwargs)
 
 
-class LoginView(BodyLimitMixin, simplejwt_views.TokenObtainPairView):
+def no_store(response: HttpResponse) -> HttpResponse:
+    """Mark ``response`` as never to be cached (RFC 6749 section 5.1); return it."""
+    patch_cache_control(response, no_store=True)
+    response["Pragma"] = "no-cache"
+    return response
+
+
+class NoStoreMixin:
+    """Every answer of the view carries ``Cache-Control: no-store``: it holds a
+    token or the claims of one."""
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        return no_store(response)
+
+
+class LoginView(NoStoreMixin, BodyLimitMixin, simplejwt_views.TokenObtainPairView):
     """``POST /auth/token/``: 200 ``{access, refresh}``, 401, or 429 when throttled."""
 
     throttle_classes = LOGIN_THROTTLES
@@ -84,15 +103,30 @@ class LoginView(BodyLimitMixin, simplejwt_views.TokenObtainPairView):
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         try:
-            return super().post(request, *args, **kwargs)
+            response = super().post(request, *args, **kwargs)
         except AuthenticationFailed:
+            metrics.login_failed("token")
             for throttle in self.login_throttles:
                 throttle.record_failure()
             raise
+        if response.status_code == status.HTTP_200_OK:
+            metrics.tokens_issued("password")
+        return response
+
+    def throttled(self, request: Request, wait: float | None) -> None:
+        """Count the throttled login, then refuse it (429)."""
+        metrics.login_throttled("token")
+        super().throttled(request, wait)
 
 
-class RefreshView(BodyLimitMixin, simplejwt_views.TokenRefreshView):
+class RefreshView(NoStoreMixin, BodyLimitMixin, simplejwt_views.TokenRefreshView):
     """``POST /auth/token/refresh/``: new pair; the old refresh token is blacklisted."""
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().post(request, *args, **kwargs)
+        if response.status_code == status.HTTP_200_OK:
+            metrics.tokens_issued("refresh_token")
+        return response
 
 
 class VerifyView(BodyLimitMixin, simplejwt_views.TokenVerifyView):
@@ -127,7 +161,7 @@ class LogoutView(BodyLimitMixin, simplejwt_views.TokenBlacklistView):
         return GatewayJWTAuthentication().authenticate_header(request)
 
 
-class MeView(APIView):
+class MeView(NoStoreMixin, APIView):
     """``GET /auth/me/``: the caller's claims, as the services see them."""
 
     authentication_classes = [GatewayJWTAuthentication]
@@ -145,12 +179,13 @@ FEED_OVERLAP = timedelta(seconds=10)
 class RevocationFeedView(APIView):
     """``GET /auth/revocations/?since=<epoch seconds>``: for the services only.
 
-    200 ``{"time", "window", "revocations": [{"sub", "not_before"}, ...]}``:
-    the subjects revoked after ``since`` (minus ``FEED_OVERLAP``) whose
-    revocation still matters (``not_before`` within ``window`` seconds of
-    ``time``), oldest first; times are epoch seconds with microseconds. Pass
-    ``time`` as the next ``since``. 401 without the feed credential, 400 for a
-    bad ``since``.
+    200 ``{"time", "window", "revocations": [{"sub", "not_before"}, ...],
+    "tokens": [{"jti", "exp"}, ...]}``: the subjects revoked after ``since``
+    (minus ``FEED_OVERLAP``) whose revocation still matters (``not_before``
+    within ``window`` seconds of ``time``), and the access tokens revoked one by
+    one (RFC 7009) after ``since`` (same overlap) that have not expired, oldest
+    first; times are epoch seconds with microseconds. Pass ``time`` as the next
+    ``since``. 401 without the feed credential, 400 for a bad ``since``.
     """
 
     authentication_classes = [RevocationFeedAuthentication]
@@ -161,6 +196,7 @@ class RevocationFeedView(APIView):
         now = timezone.now()
         since = parse_since(request.query_params.get("since"), now=now)
         entries = subject_revocations_since(since=since - FEED_OVERLAP, now=now)
+        revoked = token_revocations_since(since=since - FEED_OVERLAP, now=now)
         response = Response(
             {
                 "time": now.timestamp(),
@@ -168,6 +204,9 @@ class RevocationFeedView(APIView):
                 "revocations": [
                     {"sub": sub, "not_before": not_before.timestamp()}
                     for sub, not_before in entries
+                ],
+                "tokens": [
+                    {"jti": jti, "exp": exp.timestamp()} for jti, exp in revoked
                 ],
             }
         )
@@ -215,30 +254,33 @@ class JWKSView(PublicDocumentView):
 
 
 class OpenIDConfigurationView(PublicDocumentView):
-    """``GET /.well-known/openid-configuration``: where the issuer's keys are."""
+    """``GET /.well-known/openid-configuration``: the RFC 8414 metadata
+    (``oauth.views.authorization_server_metadata``) plus OpenID Discovery's."""
 
     def document(self) -> dict[str, Any]:
+        from gateway_project.oauth.views import authorization_server_metadata
+
         issuer = settings.JWT_ISSUER
         return {
-            "issuer": issuer,
-            "jwks_uri": issuer + reverse("identity:jwks"),
-            "token_endpoint": issuer + reverse("identity:token_obtain_pair"),
+            **authorization_server_metadata(),
             "userinfo_endpoint": issuer + reverse("identity:me"),
-            "grant_types_supported": ["password", "refresh_token"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": list(keys.SUPPORTED_ALGORITHMS),
             "claims_supported": [
                 *("iss", "aud", "sub", "exp", "iat", "jti"),
-                *("username", "roles", "token_type"),
+                *("client_id", "scope", "act", "username", "roles", "token_type"),
             ],
         }
 
 
-def throttle_failed_logins(login_view: Callable[..., HttpResponse]) -> Callable:
+def throttle_failed_logins(
+    login_view: Callable[..., HttpResponse], endpoint: str
+) -> Callable:
     """Wrap a Django login form view with the API's failed-login throttling.
 
     A POST answered 200 (the form again, with an error) counts as a failure; a
     throttled POST gets 429 JSON with ``Retry-After`` before the form runs.
+    ``endpoint`` labels the login metrics (``admin``, ``api_auth``).
     """
 
     @functools.wraps(login_view)
@@ -249,6 +291,7 @@ def throttle_failed_logins(login_view: Callable[..., HttpResponse]) -> Callable:
                 t.wait() or 0 for t in throttles if not t.allow_request(request, None)
             ]
             if waits:
+                metrics.login_throttled(endpoint)
                 wait = math.ceil(max(waits))
                 return JsonResponse(
                     {"detail": str(Throttled(wait).detail), "code": "throttled"},
@@ -258,6 +301,7 @@ def throttle_failed_logins(login_view: Callable[..., HttpResponse]) -> Callable:
         response = login_view(request, *args, **kwargs)
         if request.method == "POST" and response.status_code == status.HTTP_200_OK:
             logger.info("Failed login at %s", request.path)
+            metrics.login_failed(endpoint)
             for throttle in throttles:
                 throttle.record_failure()
         return response
@@ -265,7 +309,8 @@ def throttle_failed_logins(login_view: Callable[..., HttpResponse]) -> Callable:
     return view
 
 
-admin_login = throttle_failed_logins(admin.site.login)
+admin_login = throttle_failed_logins(admin.site.login, "admin")
 api_auth_login = throttle_failed_logins(
-    auth_views.LoginView.as_view(template_name="rest_framework/login.html")
+    auth_views.LoginView.as_view(template_name="rest_framework/login.html"),
+    "api_auth",
 )

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from rest_framework import exceptions
 from rest_framework.authentication import SessionAuthentication
 
+from gateway_project.identity import metrics
 from gateway_project.identity.authentication import GatewayJWTAuthentication
 from gateway_project.identity.tokens import access_token_for
 from shared_auth.context import username_var
@@ -39,7 +40,9 @@ def _session_token(request: HttpRequest) -> str | None:
         return None
     SessionAuthentication().enforce_csrf(request)
     username_var.set(user.get_username())
-    return access_token_for(user)
+    token = access_token_for(user)
+    metrics.tokens_issued("session")
+    return token
 
 
 def edge_token(request: HttpRequest) -> str:

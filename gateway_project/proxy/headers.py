@@ -11,6 +11,8 @@ from collections.abc import Iterable, Iterator
 
 from django.http import HttpRequest
 
+from common.tracing import inject_context
+
 HOP_BY_HOP = frozenset(
     {
         "connection",
@@ -80,7 +82,8 @@ def upstream_headers(
 
     The client's end-to-end headers are kept; the gateway sets
     ``Authorization`` (``token``), ``X-Forwarded-For/-Host/-Proto``,
-    ``X-Request-ID`` and, when there is a body, ``Content-Length``.
+    ``X-Request-ID``, when there is a body, ``Content-Length`` and, when
+    tracing is on, ``traceparent`` (its own span's: ``common.tracing``).
     """
     named = connection_tokens(request.META.get("HTTP_CONNECTION"))
     headers = {
@@ -99,6 +102,7 @@ def upstream_headers(
     )
     if content_length is not None:
         headers["content-length"] = str(content_length)
+    inject_context(headers)
     return headers
 
 

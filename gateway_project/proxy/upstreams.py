@@ -2,11 +2,17 @@
 
 Read on first use and kept for the life of the process (each gunicorn worker
 has its own pools); a change of the setting in tests drops them.
+
+A pooled connection idle for ``POOL_MAX_IDLE`` seconds is closed when next
+taken, before the service's own keep-alive (gunicorn ``keepalive``, 5 s) can
+close it under a request: the race that otherwise ends in a 502.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,7 +29,62 @@ DEFAULTS: dict[str, Any] = {
     "POOL_TIMEOUT": 3.0,
     "POOL_SIZE": 4,
     "MAX_BODY_SIZE": 10 * 1024 * 1024,
+    # Below the services' keep-alive (common/gunicorn.py ``keepalive``).
+    "POOL_MAX_IDLE": 2.0,
 }
+
+
+def _monotonic() -> float:
+    """Return the clock idle times are measured with (a seam for tests)."""
+    return time.monotonic()
+
+
+class _IdleLimit:
+    """A pool mixin: a connection idle ``max_idle`` seconds or more is reopened.
+
+    ``_get_conn`` and ``_put_conn`` are urllib3's own hooks for taking and
+    returning a connection; urllib3 itself only drops a connection whose close
+    has already arrived. ``urlopen_fresh`` sends on a new connection.
+    """
+
+    max_idle: float = DEFAULTS["POOL_MAX_IDLE"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._fresh = threading.local()
+
+    def urlopen_fresh(self, method: str, url: str, **kwargs: Any) -> Any:
+        """Return ``urlopen(method, url, **kwargs)`` sent on a new connection."""
+        self._fresh.active = True
+        try:
+            return self.urlopen(method, url, **kwargs)  # type: ignore[attr-defined]
+        finally:
+            self._fresh.active = False
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        conn = super()._get_conn(timeout)  # type: ignore[misc]
+        idle_since = getattr(conn, "idle_since", None)
+        if getattr(self._fresh, "active", False) or (
+            idle_since is not None and _monotonic() - idle_since >= self.max_idle
+        ):
+            conn.close()  # connects again on its next request
+        return conn
+
+    def _put_conn(self, conn: Any) -> None:
+        if conn is not None:
+            conn.idle_since = _monotonic()
+        super()._put_conn(conn)  # type: ignore[misc]
+
+
+class IdleLimitedHTTPPool(_IdleLimit, urllib3.HTTPConnectionPool):
+    """An HTTP pool whose connections idle out after ``max_idle`` seconds."""
+
+
+class IdleLimitedHTTPSPool(_IdleLimit, urllib3.HTTPSConnectionPool):
+    """An HTTPS pool whose connections idle out after ``max_idle`` seconds."""
+
+
+IdleLimitedPool = IdleLimitedHTTPPool | IdleLimitedHTTPSPool
 
 
 @dataclass(frozen=True)
@@ -37,7 +98,7 @@ class Upstream:
     prefix: str
     name: str
     base_path: str
-    pool: urllib3.HTTPConnectionPool
+    pool: IdleLimitedPool
 
 
 @dataclass(frozen=True)
@@ -67,12 +128,15 @@ def _upstream(prefix: str, base_url: str, options: dict[str, Any]) -> Upstream:
         raise ImproperlyConfigured(
             f"GATEWAY_PROXY['ROUTES'] upstream {base_url!r} is not an http(s) URL."
         )
-    pool = urllib3.connection_from_url(
-        f"{parts.scheme}://{parts.netloc}",
+    https = parts.scheme == "https"
+    pool = (IdleLimitedHTTPSPool if https else IdleLimitedHTTPPool)(
+        parts.hostname,
+        parts.port or (443 if https else 80),
         maxsize=options["POOL_SIZE"],
         block=True,
         retries=False,
     )
+    pool.max_idle = float(options["POOL_MAX_IDLE"])
     return Upstream(prefix, base_url, parts.path.rstrip("/"), pool)
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from http.client import RemoteDisconnected
+from typing import Any
 
 import urllib3
 from django.http import (
@@ -27,19 +29,30 @@ from urllib3.exceptions import (
     EmptyPoolError,
     HTTPError,
     NewConnectionError,
+    ProtocolError,
     ReadTimeoutError,
 )
 
+from gateway_project.proxy import metrics
 from gateway_project.proxy.accesslog import PROXY_LOGGED
 from gateway_project.proxy.auth import edge_token, www_authenticate
 from gateway_project.proxy.headers import downstream_headers, upstream_headers
 from gateway_project.proxy.paths import UnsafePath, checked_path, raw_target
-from gateway_project.proxy.upstreams import ProxyConfig, Upstream, proxy_config
+from gateway_project.proxy.upstreams import (
+    IdleLimitedPool,
+    ProxyConfig,
+    Upstream,
+    proxy_config,
+)
 
 logger = logging.getLogger(__name__)
 
 ALLOWED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _BODY_METHODS = ("POST", "PUT", "PATCH")
+# RFC 9110 section 9.2.2: a client may send these again after a failed attempt.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# The connection was closed or reset before any byte of an answer came back.
+_CLOSED_BEFORE_ANSWER = (RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 CHUNK_SIZE = 64 * 1024
 
 
@@ -118,6 +131,33 @@ def _request_body(request: HttpRequest, limit: int) -> bytes:
     return request.body if length > 0 else b""
 
 
+def _closed_before_answer(exc: ProtocolError) -> bool:
+    """Return True if ``exc`` says the service closed the connection unanswered."""
+    cause = exc.args[1] if len(exc.args) > 1 else exc.__cause__
+    return isinstance(cause, _CLOSED_BEFORE_ANSWER)
+
+
+def _urlopen(
+    pool: IdleLimitedPool, method: str, url: str, **kwargs: Any
+) -> urllib3.BaseHTTPResponse:
+    """Return ``pool.urlopen(method, url, **kwargs)``, tried twice at most.
+
+    A pooled connection the service closed at the moment it was reused (its
+    keep-alive ran out as the request went out) fails with no answer at all.
+    An idempotent request (whose body, if any, is held whole in memory) is then
+    sent once more on a fresh connection, as Envoy does for a reset before the
+    request: a second send cannot do what the first did not. Any other method,
+    and any other failure, is not retried.
+    """
+    try:
+        return pool.urlopen(method, url, **kwargs)
+    except ProtocolError as exc:
+        if method not in IDEMPOTENT_METHODS or not _closed_before_answer(exc):
+            raise
+        logger.info("upstream closed a connection unanswered; retrying %s once", method)
+    return pool.urlopen_fresh(method, url, **kwargs)
+
+
 def _open(
     request: HttpRequest,
     config: ProxyConfig,
@@ -143,7 +183,8 @@ def _open(
     )
     started = time.perf_counter()
     try:
-        response = upstream.pool.urlopen(
+        response = _urlopen(
+            upstream.pool,
             request.method,
             url,
             body=body if has_body else None,
@@ -230,6 +271,7 @@ def proxy(request: HttpRequest) -> HttpResponseBase:
     methods, 401/403 without valid credentials, and 413/502/503/504 as
     ``_request_body`` and ``_open`` say; else relay the service's answer.
     """
+    started = time.perf_counter()
     config = proxy_config()
     target = raw_target(request)
     upstream: Upstream | None = None
@@ -254,8 +296,18 @@ def proxy(request: HttpRequest) -> HttpResponseBase:
         response = ProxyError(400, "Invalid request path.", "invalid_path").response()
     except ProxyError as exc:
         response = exc.response()
+        if exc.status in (502, 503, 504):
+            metrics.record_upstream_error(
+                prefix=upstream.prefix if upstream else None, kind=exc.code
+            )
     except exceptions.APIException as exc:
         response = _api_error(request, exc)
+    metrics.observe(
+        prefix=upstream.prefix if upstream else None,
+        status=response.status_code,
+        total_seconds=time.perf_counter() - started,
+        upstream_seconds=getattr(request, "proxy_upstream_seconds", None),
+    )
     _log(request, target, response.status_code, upstream)
     return response
 

@@ -1,8 +1,10 @@
 """The customers service boundary: credit reservations over HTTP.
 
 Calls go through one pooled ``shared_auth`` ``ServiceSession`` per process,
-which carries the current caller's own bearer token and request id (read
-from the request the middleware is serving) and a timeout on every call.
+which carries a token exchanged for the current caller's (audience
+``customers``, scope ``DELEGATED_SCOPE``; RFC 8693, cached per caller token)
+and the request id (read from the request the middleware is serving), with a
+timeout on every call. The caller's own token never leaves this service.
 Transport failures and answers become the orders domain's errors here.
 """
 
@@ -25,10 +27,13 @@ from shared_auth.session import ServiceSession
 
 logger = logging.getLogger(__name__)
 
+# What the orders service needs of the customers service on a user's behalf.
+DELEGATED_SCOPE = "customers:read reservations:write"
+
 
 @lru_cache(maxsize=4)
 def _session(base_url: str) -> ServiceSession:
-    return ServiceSession(base_url, "customers")
+    return ServiceSession(base_url, "customers", scope=DELEGATED_SCOPE)
 
 
 def customers_session() -> ServiceSession:
@@ -46,6 +51,12 @@ def _send(method: str, path: str, **kwargs: object) -> requests.Response:
     if response.status_code >= status.HTTP_500_INTERNAL_SERVER_ERROR:
         logger.warning("customers answered %s to %s", response.status_code, method)
         raise CustomersUnavailable(maybe_applied=True)
+    if response.status_code == status.HTTP_403_FORBIDDEN and (
+        _code(response) == "insufficient_scope"
+    ):
+        # The exchanged token lacks what customers asks: a deployment error.
+        logger.error("customers refused the delegated token: insufficient_scope")
+        raise CustomersRefused(response.status_code)
     if response.status_code in (status.HTTP_403_FORBIDDEN, status.HTTP_404_NOT_FOUND):
         raise CustomerNotFound()
     return response

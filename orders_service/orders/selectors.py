@@ -13,14 +13,19 @@ class Caller(Protocol):
     id: str
     username: str
     is_staff: bool
+    is_machine: bool
 
 
 def order_list(
     *, user: Caller, customer_id: int | None = None, state: str | None = None
 ) -> QuerySet[Order]:
-    """Return the orders ``user`` may see (own; staff: all), optionally filtered."""
+    """Return the orders ``user`` may see, optionally filtered.
+
+    A user sees their own, staff and machine clients (acting for no user)
+    see every order.
+    """
     queryset = Order.objects.all()
-    if not user.is_staff:
+    if not (user.is_staff or user.is_machine):
         queryset = queryset.filter(owner_sub=user.id)
     if customer_id is not None:
         queryset = queryset.filter(customer_id=customer_id)

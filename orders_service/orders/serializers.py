@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from common.api import money_field
+from common.api import QuerySerializer, StrictIntegerField, money_field
 from orders_service.orders.models import Order
 
 MAX_ID = 2**63 - 1
@@ -11,7 +11,7 @@ MAX_ID = 2**63 - 1
 class OrderSerializer(serializers.ModelSerializer):
     """An order; owner and state come from the server, never from the body."""
 
-    customer_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    customer_id = StrictIntegerField(min_value=1, max_value=MAX_ID)
     total = money_field()
 
     class Meta:
@@ -29,12 +29,10 @@ class OrderSerializer(serializers.ModelSerializer):
         read_only_fields = ["state", "owner_sub", "owner_username"]
 
 
-class OrderFilterSerializer(serializers.Serializer):
+class OrderFilterSerializer(QuerySerializer):
     """The list's query filters: ``?customer_id=`` and ``?state=``."""
 
-    customer_id = serializers.IntegerField(
-        min_value=1, max_value=MAX_ID, required=False
-    )
+    customer_id = StrictIntegerField(min_value=1, max_value=MAX_ID, required=False)
     state = serializers.ChoiceField(choices=Order.State.choices, required=False)
 
 
@@ -46,7 +44,7 @@ class IdempotencyKeyHeader(serializers.Serializer):
     def get_fields(self) -> dict[str, serializers.Field]:
         return {
             self.name: serializers.RegexField(
-                r"^[\x21-\x7e]{1,255}$",
+                r"\A[\x21-\x7e]{1,255}\Z",
                 required=False,
                 error_messages={"invalid": "Use 1 to 255 visible ASCII characters."},
             )

@@ -14,13 +14,15 @@ from orders_service.orders.serializers import (
     OrderFilterSerializer,
     OrderSerializer,
 )
-from shared_auth.permissions import IsOwnerOrStaff
+from shared_auth.permissions import HasScope, IsMachineClient, IsOwnerOrStaff, ReadOnly
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     IdempotencyKeyHeader.name,
     str,
     OpenApiParameter.HEADER,
-    description="Repeating a create with the same key returns the first result.",
+    description="Repeating a create with the same key returns the first result "
+    "(422 if the body differs, 409 while the first is in progress).",
+    pattern=r"^[\x21-\x7e]{1,255}$",
 )
 
 
@@ -28,8 +30,9 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     list=extend_schema(parameters=[OrderFilterSerializer]),
     create=extend_schema(
         parameters=[IDEMPOTENCY_KEY],
-        description="Reserves the credit at the customers service with the "
-        "caller's token: 201 APPROVED, or 201 REJECTED when the credit is short.",
+        description="Reserves the credit at the customers service with a token "
+        "exchanged for the caller's: 201 APPROVED, or 201 REJECTED when the "
+        "credit is short.",
     ),
 )
 class OrderViewSet(
@@ -38,17 +41,32 @@ class OrderViewSet(
     mixins.CreateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Orders of the caller (staff: everyone's); creating one reserves credit."""
+    """Orders of the caller (staff: everyone's); creating one reserves credit.
+
+    A machine client's token acts for no user: it reads every order (with
+    ``orders:read``) and owns none.
+    """
 
     serializer_class = OrderSerializer
-    permission_classes = [IsAuthenticated & IsOwnerOrStaff]
+    permission_classes = [
+        IsAuthenticated & HasScope & (IsOwnerOrStaff | (IsMachineClient & ReadOnly))
+    ]
+    required_scopes = {
+        "list": "orders:read",
+        "retrieve": "orders:read",
+        "metadata": "orders:read",
+        "create": "orders:write",
+        "cancel": "orders:write",
+    }
     queryset = Order.objects.none()  # for the schema; see get_queryset()
     lookup_value_regex = "[0-9a-fA-F-]{32,36}"
+    # Documented error answers beyond the usual ones (common.schema).
+    error_statuses = {"create": [404, 409, 422, 502], "cancel": [409, 502]}
 
     def get_queryset(self):
         filters = {}
         if self.action == "list":
-            query = OrderFilterSerializer(data=self.request.query_params)
+            query = OrderFilterSerializer(self.request.query_params)
             query.is_valid(raise_exception=True)
             filters = query.validated_data
         return selectors.order_list(user=self.request.user, **filters)

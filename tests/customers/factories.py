@@ -27,6 +27,7 @@ def make_reservation(
         customer=customer,
         order_id=order_id,
         amount=Decimal(amount),
-        reserved_by_sub=customer.owner_sub,
-        reserved_by_username=customer.owner_username,
+        sub=customer.owner_sub,
+        username=customer.owner_username,
+        actor="orders",
     )

@@ -10,6 +10,7 @@ from customers_service.customers.models import (
     ReleasedReservation,
     Reservation,
 )
+from shared_auth.user import TokenUser
 from tests.customers.factories import make_customer, make_reservation
 
 pytestmark = pytest.mark.django_db
@@ -127,7 +128,9 @@ def test_lowering_the_limit_below_reserved_is_409(as_alice):
     }
 
 
-def test_another_users_customer_is_invisible_on_every_verb_and_path(as_bob):
+def test_another_users_customer_is_invisible_on_every_verb_and_path(
+    as_bob, orders_for_bob
+):
     customer = make_customer(credit_limit="100.00")
     make_reservation(customer, order_id="o-1", amount="10")
     detail = f"{CUSTOMERS}{customer.pk}/"
@@ -137,12 +140,17 @@ def test_another_users_customer_is_invisible_on_every_verb_and_path(as_bob):
         ("patch", detail, {"name": "x"}),
         ("delete", detail, None),
         ("get", reservations_url(customer), None),
-        ("post", reservations_url(customer), {"order_id": "o-2", "amount": "1"}),
         ("get", f"{reservations_url(customer)}o-1/", None),
+    ]
+    writes = [
+        ("post", reservations_url(customer), {"order_id": "o-2", "amount": "1"}),
         ("delete", f"{reservations_url(customer)}o-1/", None),
     ]
-    for method, url, data in calls:
-        response = getattr(as_bob, method)(url, data, format="json")
+    for client, (method, url, data) in [
+        *((as_bob, call) for call in calls),
+        *((orders_for_bob, call) for call in writes),
+    ]:
+        response = getattr(client, method)(url, data, format="json")
         assert response.status_code == 404, (method, url)
         assert response.json() == {"detail": "Not found.", "code": "not_found"}
     assert as_bob.get(CUSTOMERS).json()["count"] == 0
@@ -163,22 +171,29 @@ def test_huge_customer_id_in_the_path_is_404_not_500(as_alice):
 
 
 # -- reservations ------------------------------------------------------------------
-def test_reserve_then_same_order_again_returns_the_first(as_alice):
+def test_reserve_then_same_order_again_returns_the_first(as_alice, orders_for_alice):
     customer = make_customer()
-    payload = {"order_id": "o-1", "amount": "30.00", "reserved_by_sub": "2"}
-    first = as_alice.post(reservations_url(customer), payload, format="json")
+    payload = {
+        "order_id": "o-1",
+        "amount": "30.00",
+        "sub": "2",
+        "username": "bob",
+        "actor": "me",
+    }
+    first = orders_for_alice.post(reservations_url(customer), payload, format="json")
     assert first.status_code == 201
-    assert first.json()["reserved_by_sub"] == "1"
-    assert first.json()["reserved_by_username"] == "alice"
-    again = as_alice.post(reservations_url(customer), payload, format="json")
+    assert first.json()["sub"] == "1"
+    assert first.json()["username"] == "alice"
+    assert first.json()["actor"] == "orders"
+    again = orders_for_alice.post(reservations_url(customer), payload, format="json")
     assert again.status_code == 200
     assert again.json() == first.json()
     assert Reservation.objects.count() == 1
 
 
-def test_short_credit_is_409_and_nothing_is_reserved(as_alice):
+def test_short_credit_is_409_and_nothing_is_reserved(as_alice, orders_for_alice):
     customer = make_customer(credit_limit="100")
-    response = as_alice.post(
+    response = orders_for_alice.post(
         reservations_url(customer), {"order_id": "o-1", "amount": "100.01"}
     )
     assert response.status_code == 409
@@ -187,10 +202,10 @@ def test_short_credit_is_409_and_nothing_is_reserved(as_alice):
     assert not Reservation.objects.exists()
 
 
-def test_same_order_other_amount_is_409(as_alice):
+def test_same_order_other_amount_is_409(as_alice, orders_for_alice):
     customer = make_customer()
     make_reservation(customer, order_id="o-1", amount="10")
-    response = as_alice.post(
+    response = orders_for_alice.post(
         reservations_url(customer), {"order_id": "o-1", "amount": "11"}
     )
     assert response.status_code == 409
@@ -207,13 +222,17 @@ def test_same_order_other_amount_is_409(as_alice):
         ({"order_id": "o-1"}, "amount"),
     ],
 )
-def test_bad_reservation_is_400_naming_the_field(as_alice, payload, field):
-    response = as_alice.post(reservations_url(make_customer()), payload, format="json")
+def test_bad_reservation_is_400_naming_the_field(
+    as_alice, orders_for_alice, payload, field
+):
+    response = orders_for_alice.post(
+        reservations_url(make_customer()), payload, format="json"
+    )
     assert response.status_code == 400
     assert response.json()["detail"].startswith(f"{field}: ")
 
 
-def test_list_filter_retrieve_and_release(as_alice):
+def test_list_filter_retrieve_and_release(as_alice, orders_for_alice):
     customer = make_customer()
     make_reservation(customer, order_id="o-1", amount="10")
     make_reservation(customer, order_id="o-2", amount="20")
@@ -222,8 +241,8 @@ def test_list_filter_retrieve_and_release(as_alice):
     filtered = as_alice.get(url, {"order_id": "o-2"}).json()["results"]
     assert [r["amount"] for r in filtered] == ["20.00"]
     assert as_alice.get(f"{url}o-1/").json()["amount"] == "10.00"
-    assert as_alice.delete(f"{url}o-1/").status_code == 204
-    assert as_alice.delete(f"{url}o-1/").status_code == 204  # idempotent
+    assert orders_for_alice.delete(f"{url}o-1/").status_code == 204
+    assert orders_for_alice.delete(f"{url}o-1/").status_code == 204  # idempotent
     assert as_alice.get(f"{CUSTOMERS}{customer.pk}/").json()["available_credit"] == (
         "80.00"
     )
@@ -235,12 +254,16 @@ def test_list_filter_retrieve_and_release(as_alice):
     ]
 
 
-def test_reserve_after_its_release_is_409_and_reserves_nothing(as_alice):
+def test_reserve_after_its_release_is_409_and_reserves_nothing(
+    as_alice, orders_for_alice
+):
     """A slow reserve reaching customers after orders released it is refused."""
     customer = make_customer(credit_limit="100")
     url = reservations_url(customer)
-    assert as_alice.delete(f"{url}o-1/").status_code == 204  # nothing to release
-    response = as_alice.post(url, {"order_id": "o-1", "amount": "30"})
+    assert (
+        orders_for_alice.delete(f"{url}o-1/").status_code == 204
+    )  # nothing to release
+    response = orders_for_alice.post(url, {"order_id": "o-1", "amount": "30"})
     assert response.status_code == 409
     assert response.json() == {
         "detail": "This order's reservation was released; it cannot be made.",
@@ -255,13 +278,204 @@ def test_reserve_after_its_release_is_409_and_reserves_nothing(as_alice):
     assert as_alice.get(url).json()["count"] == 0
 
 
-def test_staff_reserves_on_anyones_customer_as_themselves(as_staff):
+def test_staff_reserves_on_anyones_customer_as_themselves(orders_for_staff):
     customer = make_customer()
-    response = as_staff.post(
+    response = orders_for_staff.post(
         reservations_url(customer), {"order_id": "o-1", "amount": "5"}
     )
     assert response.status_code == 201
-    assert response.json()["reserved_by_username"] == "admin"
+    assert response.json()["username"] == "admin"
+
+
+# -- scopes and delegation ------------------------------------------------------------
+def assert_insufficient_scope(response, scope: str) -> None:
+    assert response.status_code == 403, response.content
+    assert response.json()["code"] == "insufficient_scope"
+    assert response["WWW-Authenticate"] == (
+        f'Bearer error="insufficient_scope", scope="{scope}"'
+    )
+
+
+def test_a_users_own_token_cannot_reserve_or_release(as_alice, orders_for_alice):
+    """The attack: alice releasing her approved orders' credit by hand."""
+    customer = make_customer(credit_limit="100")
+    make_reservation(customer, order_id="o-1", amount="100")
+    url = reservations_url(customer)
+    assert_insufficient_scope(
+        as_alice.post(url, {"order_id": "o-2", "amount": "1"}), "reservations:write"
+    )
+    assert_insufficient_scope(as_alice.delete(f"{url}o-1/"), "reservations:write")
+    assert list(Reservation.objects.values_list("order_id", flat=True)) == ["o-1"]
+    assert not ReleasedReservation.objects.exists()
+    body = as_alice.get(f"{CUSTOMERS}{customer.pk}/").json()
+    assert body["available_credit"] == "0.00"
+    # Alice still reads them, with the actor that made each.
+    [reservation] = as_alice.get(url).json()["results"]
+    assert (reservation["username"], reservation["actor"]) == ("alice", "orders")
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"scope": "customers:read customers:write reservations:write"},  # no act
+        {"scope": "reservations:write", "act": {"sub": "billing"}},
+        {"scope": "reservations:write", "act": {"sub": "x", "act": {"sub": "orders"}}},
+        {"scope": "customers:read", "act": {"sub": "orders"}},  # no scope
+    ],
+    ids=["scope without actor", "other actor", "orders only nested", "no scope"],
+)
+def test_reservation_writes_need_the_scope_and_an_allowed_actor(client_for, claims):
+    from tests.customers.conftest import token_user
+
+    customer = make_customer()
+    client = client_for(token_user("1", "alice", **claims))
+    url = reservations_url(customer)
+    assert_insufficient_scope(
+        client.post(url, {"order_id": "o-1", "amount": "1"}), "reservations:write"
+    )
+    assert_insufficient_scope(client.delete(f"{url}o-1/"), "reservations:write")
+    assert not Reservation.objects.exists()
+    assert not ReleasedReservation.objects.exists()
+
+
+def test_allowed_actors_come_from_the_setting(client_for, alice, settings):
+    from tests.customers.conftest import delegated
+
+    settings.RESERVATION_ACTORS = ["billing"]
+    url = reservations_url(make_customer())
+    payload = {"order_id": "o-1", "amount": "1"}
+    refused = client_for(delegated(alice, "orders")).post(url, payload)
+    assert_insufficient_scope(refused, "reservations:write")
+    response = client_for(delegated(alice, "billing")).post(url, payload)
+    assert response.status_code == 201
+    assert response.json()["actor"] == "billing"
+
+
+# -- machine tokens: a client acting for no user ------------------------------------
+@pytest.fixture
+def two_owners() -> tuple[Customer, Customer]:
+    """Alice's customer holding order-a (30), bob's holding order-b (40)."""
+    alices = make_customer(credit_limit="100.00")
+    bobs = make_customer(owner_sub="2", owner_username="bob", credit_limit="100.00")
+    make_reservation(alices, order_id="order-a", amount="30.00")
+    make_reservation(bobs, order_id="order-b", amount="40.00")
+    return alices, bobs
+
+
+@pytest.mark.parametrize("client_id", ["orders", "partner"])
+def test_a_machine_token_reads_every_customer_and_reservation(
+    client_for, two_owners, client_id
+):
+    from tests.customers.conftest import machine
+
+    reader = client_for(machine(client_id, scope="customers:read"))
+    listed = reader.get(CUSTOMERS).json()
+    assert [c["id"] for c in listed["results"]] == [c.pk for c in two_owners]
+    for customer, order_id in zip(two_owners, ["order-a", "order-b"], strict=True):
+        one = reader.get(f"{CUSTOMERS}{customer.pk}/")
+        assert one.status_code == 200, one.content
+        url = reservations_url(customer)
+        [held] = reader.get(url).json()["results"]
+        assert held["order_id"] == order_id
+        assert reader.get(f"{url}{order_id}/").status_code == 200
+
+
+def test_a_machine_token_needs_customers_read_to_list(client_for, two_owners):
+    from tests.customers.conftest import machine
+
+    writer_only = client_for(machine("orders", scope="reservations:write"))
+    assert_insufficient_scope(writer_only.get(CUSTOMERS), "customers:read")
+    alices, _ = two_owners
+    assert_insufficient_scope(
+        writer_only.get(reservations_url(alices)), "customers:read"
+    )
+
+
+def test_the_orders_machine_token_releases_and_reserves_for_no_user(
+    client_for, two_owners
+):
+    """The reconciler: orders acting for no user, on anyone's customer."""
+    from tests.customers.conftest import machine
+
+    orders = client_for(machine("orders"))
+    alices, bobs = two_owners
+    released = orders.delete(f"{reservations_url(bobs)}order-b/")
+    assert released.status_code == 204, released.content
+    assert not Reservation.objects.filter(order_id="order-b").exists()
+    assert ReleasedReservation.objects.filter(customer=bobs, order_id="order-b")
+    assert orders.get(f"{CUSTOMERS}{bobs.pk}/").json()["available_credit"] == "100.00"
+    made = orders.post(
+        reservations_url(alices), {"order_id": "order-c", "amount": "5.00"}
+    )
+    assert made.status_code == 201, made.content
+    # Made for no user: the reservation names the client, and no actor.
+    body = made.json()
+    assert (body["sub"], body["username"], body["actor"]) == ("orders", "", "")
+    assert orders.get(f"{CUSTOMERS}{alices.pk}/").json()["available_credit"] == "65.00"
+
+
+@pytest.mark.parametrize(
+    "principal",
+    ["batch", "orders with another sub", "alice with orders' client_id"],
+)
+def test_other_machine_clients_and_users_cannot_write_reservations(
+    client_for, two_owners, principal
+):
+    from tests.customers.conftest import DELEGATED_SCOPE, machine, token_user
+
+    caller = {
+        "batch": machine("batch"),
+        "orders with another sub": TokenUser(
+            {"sub": "batch", "client_id": "orders", "scope": DELEGATED_SCOPE}
+        ),
+        "alice with orders' client_id": token_user(
+            "1", "alice", scope=DELEGATED_SCOPE, client_id="orders"
+        ),
+    }[principal]
+    client = client_for(caller)
+    alices, _ = two_owners
+    url = reservations_url(alices)
+    assert_insufficient_scope(
+        client.post(url, {"order_id": "order-x", "amount": "1"}), "reservations:write"
+    )
+    assert_insufficient_scope(client.delete(f"{url}order-a/"), "reservations:write")
+    assert sorted(Reservation.objects.values_list("order_id", flat=True)) == [
+        "order-a",
+        "order-b",
+    ]
+    assert not ReleasedReservation.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "scope"),
+    [
+        ("get", "", "customers:read"),
+        ("get", "{id}/", "customers:read"),
+        ("post", "", "customers:write"),
+        ("patch", "{id}/", "customers:write"),
+        ("put", "{id}/", "customers:write"),
+        ("delete", "{id}/", "customers:write"),
+        ("get", "{id}/reservations/", "customers:read"),
+        ("get", "{id}/reservations/order-1/", "customers:read"),
+    ],
+)
+def test_every_operation_checks_its_scope(client_for, method, path, scope):
+    from tests.customers.conftest import LOGIN_SCOPE, token_user
+
+    customer = make_customer()
+    make_reservation(customer)
+    url = CUSTOMERS + path.format(id=customer.pk)
+    data = {"name": "B", "credit_limit": "50"}
+    narrowed = " ".join(s for s in LOGIN_SCOPE.split() if s != scope)
+    lacking = client_for(token_user("1", "alice", scope=narrowed))
+    assert_insufficient_scope(getattr(lacking, method)(url, data, format="json"), scope)
+    holding = client_for(token_user("1", "alice", scope=scope))
+    # Past the scope check (a delete then meets the reservation: 409).
+    assert getattr(holding, method)(url, data, format="json").status_code in (
+        200,
+        201,
+        409,
+    )
 
 
 # -- docs ----------------------------------------------------------------------------
@@ -274,7 +488,21 @@ def test_schema_declares_bearer_auth_and_docs_are_served():
         "bearerFormat": "JWT",
     }
     assert "/api/customers/{customer_pk}/reservations/" in schema["paths"]
-    assert {"bearerAuth": []} in schema["paths"]["/api/customers/"]["get"]["security"]
+    paths = schema["paths"]
+    assert paths["/api/customers/"]["get"]["security"] == [
+        {"bearerAuth": ["customers:read"]}
+    ]
+    assert paths["/api/customers/"]["post"]["security"] == [
+        {"bearerAuth": ["customers:write"]}
+    ]
+    reservations = paths["/api/customers/{customer_pk}/reservations/"]
+    assert reservations["get"]["security"] == [{"bearerAuth": ["customers:read"]}]
+    assert reservations["post"]["security"] == [{"bearerAuth": ["reservations:write"]}]
+    release = paths["/api/customers/{customer_pk}/reservations/{order_id}/"]
+    assert release["delete"]["security"] == [{"bearerAuth": ["reservations:write"]}]
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            assert operation["security"][0]["bearerAuth"], (method, path)
     docs = client.get("/api/docs/")
     assert docs.status_code == 200
     assert b"swagger" in docs.content.lower()

@@ -23,15 +23,22 @@ from tests.customers.factories import make_customer, make_reservation
 pytestmark = pytest.mark.django_db
 
 
-def test_reservation_records_who_made_it(bob):
+def test_reservation_records_for_whom_and_by_whom(bob):
+    from tests.customers.conftest import delegated
+
     customer = make_customer()
     reservation, created = services.reservation_create(
-        customer=customer, order_id="o-1", amount=Decimal("30"), reserved_by=bob
+        customer=customer,
+        order_id="o-1",
+        amount=Decimal("30"),
+        reserved_by=delegated(bob, "orders"),
     )
     assert created
-    assert (reservation.reserved_by_sub, reservation.reserved_by_username) == (
+    reservation.refresh_from_db()
+    assert (reservation.sub, reservation.username, reservation.actor) == (
         "2",
         "bob",
+        "orders",
     )
 
 

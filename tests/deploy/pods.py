@@ -4,12 +4,15 @@ from typing import Any
 
 
 def pod_templates(by_kind: dict[str, dict[str, dict]]) -> dict[tuple[str, str], dict]:
-    """Return ``{(kind, name): pod template}`` of every Deployment and Job."""
-    return {
+    """Return ``{(kind, name): pod template}`` of every Deployment, Job, CronJob."""
+    templates = {
         (kind, name): obj["spec"]["template"]
         for kind in ("Deployment", "Job")
         for name, obj in by_kind.get(kind, {}).items()
     }
+    for name, obj in by_kind.get("CronJob", {}).items():
+        templates["CronJob", name] = obj["spec"]["jobTemplate"]["spec"]["template"]
+    return templates
 
 
 def containers(template: dict[str, Any]) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from tests.deploy.pods import pod_templates as pod_specs
 # bundled by kubernetes-validate: no network).
 KUBERNETES_VERSION = "1.33"
 INGRESS_CONTROLLER_NAMESPACE = "ingress-nginx"
+MONITORING_NAMESPACE = "monitoring"
 SECRET_ENV = re.compile(r"SECRET|PASSWORD|DATABASE_URL|TOKEN", re.IGNORECASE)
 
 
@@ -82,8 +83,7 @@ def test_services_do_not_select_migration_pods(by_kind):
 @pytest.mark.parametrize("project", PROJECTS)
 def test_probes(by_kind, config, project):
     container = web(by_kind, project)
-    readiness = "/readyz" if project == "gateway" else "/healthz"
-    assert container["readinessProbe"]["httpGet"]["path"] == readiness
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
     allowed_hosts = config["DJANGO_ALLOWED_HOSTS"].split(",")
@@ -111,14 +111,31 @@ def test_every_container_has_requests_limits_and_runs_locked_down(by_kind):
             assert security["capabilities"]["drop"] == ["ALL"], key
 
 
+@pytest.mark.parametrize("project", PROJECTS)
+def test_shutdown_drains_and_sigkill_waits_for_gunicorn(by_kind, config, project):
+    """preStop, then SIGTERM: /readyz 503 for the drain (seen by the readiness
+    probe within it), then the requests in flight get up to the longest one's
+    time; the kubelet's SIGKILL comes only after gunicorn's own deadline."""
+    pod = by_kind["Deployment"][project]["spec"]["template"]["spec"]
+    container = web(by_kind, project)
+    command = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[0] == "sleep"
+    pre_stop = int(command[1])
+    drain = int(config["GUNICORN_DRAIN_SECONDS"])
+    graceful = int(config["GUNICORN_GRACEFUL_TIMEOUT"])
+    longest_request = int(config["GUNICORN_TIMEOUT"])
+    readiness = container["readinessProbe"]
+    assert readiness["periodSeconds"] * readiness["failureThreshold"] <= drain
+    assert graceful >= drain + longest_request
+    assert pod["terminationGracePeriodSeconds"] > pre_stop + graceful
+
+
 # -- configuration and secrets --------------------------------------------------
-def test_no_secret_in_the_manifests(objects, config):
+def test_no_secret_in_the_manifests(objects, by_kind, config):
     assert not [o for o in objects if o["kind"] == "Secret"]
     assert not [key for key in config if SECRET_ENV.search(key)]
-    for obj in objects:
-        if obj["kind"] not in ("Deployment", "Job"):
-            continue
-        for container in containers(obj["spec"]["template"]):
+    for template in pod_specs(by_kind).values():
+        for container in containers(template):
             assert not [k for k in literal_env(container) if SECRET_ENV.search(k)]
 
 
@@ -156,6 +173,48 @@ def test_every_project_reads_the_same_feed_token_from_one_secret(by_kind, config
         # A missing Secret must stop the pod, not start it without revocation.
         assert entry["valueFrom"]["secretKeyRef"].get("optional") is not True
     assert "REVOCATION_FEED_TOKEN" not in config
+
+
+def test_orders_and_the_gateways_provisioning_share_the_client_secret(by_kind, config):
+    """The orders pods and the reconciler authenticate at the gateway's token
+    endpoint with the secret the gateway's Job provisions client "orders" with:
+    one Secret."""
+    ref = ("orders-client", "ORDERS_CLIENT_SECRET")
+    job = by_kind["Job"]["gateway-migrate"]["spec"]["template"]
+    provision = next(
+        c for c in containers(job) if "provision_clients" in c.get("command", [])
+    )
+    reconcile = by_kind["CronJob"]["orders-reconcile-reservations"]["spec"]
+    (reconciler,) = containers(reconcile["jobTemplate"]["spec"]["template"])
+    readers = {
+        "orders web": web(by_kind, "orders"),
+        "gateway provisioning": provision,
+        "reconciler": reconciler,
+    }
+    for name, container in readers.items():
+        assert secret_env(container).get("ORDERS_CLIENT_SECRET") == ref, name
+        entry = next(e for e in container["env"] if e["name"] == "ORDERS_CLIENT_SECRET")
+        assert entry["valueFrom"]["secretKeyRef"].get("optional") is not True
+    # Nobody else holds it, and it is never a literal or in the ConfigMap.
+    for template in pod_specs(by_kind).values():
+        for container in containers(template):
+            if any(container is reader for reader in readers.values()):
+                continue
+            assert "ORDERS_CLIENT_SECRET" not in secret_env(container), (
+                name,
+                container,
+            )
+            assert "ORDERS_CLIENT_SECRET" not in literal_env(container)
+    assert "ORDERS_CLIENT_SECRET" not in config
+
+
+def test_the_gateway_job_provisions_the_clients_after_migrating(by_kind):
+    job = by_kind["Job"]["gateway-migrate"]["spec"]["template"]["spec"]
+    (migrate,) = job["initContainers"]  # run to completion first
+    assert migrate["command"][-2:] == ["migrate", "--noinput"]
+    assert [c["command"] for c in job["containers"]] == [
+        ["python", "manage.py", "provision_clients"]
+    ]
 
 
 def in_cluster_target(by_kind, url: str) -> tuple[str, str]:
@@ -237,9 +296,9 @@ def test_signing_keys_are_a_read_only_secret_only_the_gateway_mounts(by_kind):
 # -- migrations ----------------------------------------------------------------------
 @pytest.mark.parametrize("project", PROJECTS)
 def test_migrations_run_as_a_job_not_at_container_start(by_kind, project):
-    job = by_kind["Job"][f"{project}-migrate"]["spec"]["template"]["spec"]
-    assert job["restartPolicy"] == "Never"
-    assert job["containers"][0]["command"] == [
+    job = by_kind["Job"][f"{project}-migrate"]["spec"]["template"]
+    assert job["spec"]["restartPolicy"] == "Never"
+    assert containers(job)[0]["command"] == [
         "python",
         "manage.py",
         "migrate",
@@ -307,16 +366,26 @@ def test_network_policy(by_kind):
         name: obj["spec"]["template"]["metadata"]["labels"]
         for name, obj in by_kind["Deployment"].items()
     }
-    assert allowed_sources(by_kind, web_pods["orders"]) == {"Deployment:gateway"}
+    # Prometheus scrapes /metrics of every web pod (docs/observability.md).
+    scraper = f"namespace:{MONITORING_NAMESPACE}"
+    assert allowed_sources(by_kind, web_pods["orders"]) == {
+        "Deployment:gateway",
+        scraper,
+    }
     assert allowed_sources(by_kind, web_pods["customers"]) == {
         "Deployment:gateway",
         "Deployment:orders",
+        scraper,
+        "CronJob:orders-reconcile-reservations",
     }
-    # The ingress controller, and the services (the JWKS, the revocation feed).
+    # The ingress controller, the services (the JWKS, the revocation feed) and
+    # the reconciler (the orders client's token).
     assert allowed_sources(by_kind, web_pods["gateway"]) == {
         f"namespace:{INGRESS_CONTROLLER_NAMESPACE}",
         "Deployment:orders",
         "Deployment:customers",
+        scraper,
+        "CronJob:orders-reconcile-reservations",
     }
 
 
@@ -324,5 +393,80 @@ def test_every_pod_is_isolated_and_migration_pods_accept_nothing(by_kind):
     for (kind, _), template in pod_specs(by_kind).items():
         sources = allowed_sources(by_kind, template["metadata"]["labels"])
         assert sources is not None
-        if kind == "Job":
+        if kind in ("Job", "CronJob"):
             assert sources == set()
+
+
+# -- metrics --------------------------------------------------------------------------
+@pytest.mark.parametrize("project", PROJECTS)
+def test_prometheus_scrapes_each_web_pod_on_its_http_port(by_kind, project):
+    template = by_kind["Deployment"][project]["spec"]["template"]
+    annotations = template["metadata"]["annotations"]
+    (http,) = [p for p in web(by_kind, project)["ports"] if p["name"] == "http"]
+    assert annotations == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(http["containerPort"]),
+        "prometheus.io/path": "/metrics",
+    }
+
+
+def test_every_project_protects_metrics_with_one_secret_token(by_kind, config):
+    """Without METRICS_TOKEN /metrics answers loopback only, which in a pod is no
+    scraper: each web container reads the one token, and fails without it."""
+    for project in PROJECTS:
+        container = web(by_kind, project)
+        assert secret_env(container)["METRICS_TOKEN"] == (
+            "metrics-token",
+            "METRICS_TOKEN",
+        )
+        entry = next(e for e in container["env"] if e["name"] == "METRICS_TOKEN")
+        assert entry["valueFrom"]["secretKeyRef"].get("optional") is not True
+    assert "METRICS_TOKEN" not in config
+    assert "METRICS_ENABLED" not in config
+
+
+def test_the_scrape_policy_opens_the_http_port_to_monitoring_only(by_kind):
+    policy = by_kind["NetworkPolicy"]["metrics-scrape"]["spec"]
+    assert policy["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "web"
+    assert policy["ingress"] == [
+        {
+            "from": [
+                {
+                    "namespaceSelector": {
+                        "matchLabels": {
+                            "kubernetes.io/metadata.name": MONITORING_NAMESPACE
+                        }
+                    }
+                }
+            ],
+            "ports": [{"port": "http"}],
+        }
+    ]
+
+
+# -- maintenance -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "project", "command"),
+    [
+        ("orders-reconcile-reservations", "orders", "reconcile_reservations"),
+        ("gateway-purge", "gateway", "purge"),
+        ("orders-purge", "orders", "purge"),
+        ("customers-purge", "customers", "purge"),
+    ],
+)
+def test_maintenance_cronjobs(by_kind, name, project, command):
+    """One run at a time, the project's own settings, configuration and Secret."""
+    cronjob = by_kind["CronJob"][name]["spec"]
+    assert cronjob["concurrencyPolicy"] == "Forbid"
+    job = cronjob["jobTemplate"]["spec"]
+    assert job["activeDeadlineSeconds"] > 0
+    (container,) = job["template"]["spec"]["containers"]
+    assert container["command"] == ["python", "manage.py", command]
+    assert literal_env(container)["DJANGO_SETTINGS_MODULE"] == (
+        f"{PROJECTS[project]}.settings"
+    )
+    assert container["envFrom"] == [
+        {"configMapRef": {"name": "access-token-config"}},
+        {"secretRef": {"name": f"{project}-env"}},
+    ]
+    assert job["template"]["spec"]["restartPolicy"] == "Never"

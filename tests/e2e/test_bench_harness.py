@@ -149,6 +149,8 @@ def test_targets_met_missed_and_unmeasured():
         "gateway_rss_per_worker_within_10_pct_after_100k": None,
         "verify_one_token_under_100_us": None,
         "service_auth_zero_db_queries": True,
+        "metrics_cost_c16_under_5_pct": None,
+        "tracing_cost_c16_under_15_pct": None,
     }
 
 
@@ -174,6 +176,42 @@ def test_rss_growth_is_the_worst_worker_seen_twice():
 
     assert harness.rss_growth(before, after) == 1.2
     assert harness.rss_growth({1: 1}, {2: 1}) is None
+
+
+def test_observability_costs_against_the_gateway_with_metrics_off():
+    table = harness.summarize(
+        [
+            run("gateway_nometrics", 16, 0, 10000, 5.0),
+            run("gateway", 16, 0, 9600, 5.2),
+            run("gateway_traced", 16, 0, 8000, 6.0),
+            run("gateway", 1, 0, 2000, 1.0),
+        ]
+    )
+
+    costs = harness.observability_costs(table)
+
+    assert costs == {
+        "metrics_cost_pct_c16": 4.0,
+        "metrics_cost_pct_c1": None,
+        "tracing_cost_pct_c16": 20.0,
+    }
+    met = harness.targets(costs, verify_us=None, queries=None)
+    assert met["metrics_cost_c16_under_5_pct"] is True
+    assert met["tracing_cost_c16_under_15_pct"] is False
+
+
+def test_format_table_shows_each_gateways_own_cpu():
+    table = harness.summarize(
+        [
+            run("gateway_nometrics", 1, 0, 2500, 1.5, {"gateway_nometrics": 2000.0}),
+            run("gateway_traced", 1, 0, 2000, 1.9, {"gateway_traced": 3000.0}),
+        ]
+    )
+
+    lines = harness.format_table(table).splitlines()[2:]
+
+    assert "0.800" in lines[0] and "metrics off" in lines[0]
+    assert "1.500" in lines[1] and "tracing on" in lines[1]
 
 
 def test_format_table_shows_gateway_cpu_only_for_gateway_variants():

@@ -161,7 +161,8 @@ def test_the_banner_comes_once_the_stack_answers_with_alice_order(own_stack):
             "results"
         ]
         assert reservation["order_id"] == order["id"]
-        assert reservation["reserved_by_username"] == "alice"
+        assert reservation["username"] == "alice"
+        assert reservation["actor"] == "orders"
 
         # Once only: the process then idles (honcho would stop all if it exited).
         time.sleep(1)
@@ -333,7 +334,10 @@ def test_make_demo_walks_the_story(own_stack):
         "verified: signature checked with key",
         "state: APPROVED",
         "available_credit: 70.00",
-        "reserved_by_username: alice",
+        "username: alice",
+        "actor: orders",
+        "< 403",
+        "insufficient_scope",
         "< 404",
         "state_for_alice: APPROVED",
         "< 401",
@@ -354,7 +358,7 @@ def test_make_demo_fails_when_a_step_misbehaves(own_stack):
         f"http://127.0.0.1:{free_port()}",
     )
     assert result.returncode == 1
-    assert "FAILED at step 9" in result.stdout, result.stdout
+    assert "FAILED at step 10" in result.stdout, result.stdout
 
 
 def test_make_demo_without_a_stack_says_so():

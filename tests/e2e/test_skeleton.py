@@ -29,4 +29,4 @@ def test_readyz_names_the_upstream_that_is_down(stack):
 def test_unknown_path_is_json_404(stack):
     response = requests.get(f"{stack.url('orders')}/nope", timeout=5)
     assert response.status_code == 404
-    assert response.json() == {"detail": "Not found."}
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}

@@ -97,7 +97,11 @@ def test_the_full_story(stack, route):
     [reservation] = alice.reservations(customer["id"])
     assert reservation["order_id"] == approved.json()["id"]
     assert reservation["amount"] == "30.00"
-    assert reservation["reserved_by_username"] == "alice"
+    assert (reservation["sub"], reservation["username"]) == (
+        customer["owner_sub"],
+        "alice",
+    )
+    assert reservation["actor"] == "orders"  # made by orders, for alice
 
     rejected = alice.order(customer["id"], "70.01")
     assert rejected.status_code == 201, rejected.text

@@ -92,3 +92,26 @@ def tokens(alice, login) -> dict[str, str]:
     response = login("alice")
     assert response.status_code == 200, response.content
     return response.json()
+
+
+# -- OAuth clients (gateway_project.oauth) ----------------------------------------
+@pytest.fixture
+def make_client(db):
+    """Return a function: ``make_client(client_id, **options)`` -> (client, secret)."""
+    from gateway_project.oauth.services import client_save
+
+    def _make(client_id: str = "batch", **options):
+        options.setdefault("scopes", ["orders:read"])
+        return client_save(client_id=client_id, **options)
+
+    return _make
+
+
+@pytest.fixture
+def orders_client(db, settings):
+    """The orders service's client, as seed_demo provisions it; its secret."""
+    from gateway_project.oauth.services import service_clients_provision
+
+    settings.ORDERS_CLIENT_SECRET = "orders-test-secret"
+    service_clients_provision()
+    return settings.ORDERS_CLIENT_ID, settings.ORDERS_CLIENT_SECRET

@@ -159,7 +159,7 @@ def test_openid_configuration_points_at_the_keys(api, settings):
     body = response.json()
     assert body["issuer"] == settings.JWT_ISSUER
     assert body["jwks_uri"] == settings.JWT_ISSUER + "/.well-known/jwks.json"
-    assert body["token_endpoint"] == settings.JWT_ISSUER + "/auth/token/"
+    assert body["token_endpoint"] == settings.JWT_ISSUER + "/auth/oauth/token/"
     assert "max-age" in response["Cache-Control"]
     assert "HS256" not in body["id_token_signing_alg_values_supported"]
 

@@ -1,7 +1,11 @@
 """Liveness and readiness of the gateway."""
 
+import threading
+
 import pytest
 import requests
+
+import common.draining
 
 
 def test_healthz(client):
@@ -36,4 +40,14 @@ def test_readyz_names_unreachable_upstreams(client, monkeypatch):
 def test_unknown_path_is_json_404(client):
     response = client.get("/no/such/path")
     assert response.status_code == 404
-    assert response.json() == {"detail": "Not found."}
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}
+
+
+@pytest.mark.django_db
+def test_readyz_is_503_once_draining_before_any_upstream_is_asked(client, monkeypatch):
+    monkeypatch.setattr(common.draining, "_draining", threading.Event())
+    common.draining.draining_start()
+    monkeypatch.setattr("gateway_project.health.requests.get", None)  # never called
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["code"] == "draining"

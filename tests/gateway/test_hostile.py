@@ -176,8 +176,11 @@ def forged_access_tokens(monkeypatch):
 
 
 def test_a_well_formed_forgery_control_is_accepted(api, forged_access_tokens):
-    api.credentials(HTTP_AUTHORIZATION="Bearer " + signed(claims()))
+    api.credentials(HTTP_AUTHORIZATION="Bearer " + signed(claims(), typ="at+jwt"))
     assert api.get("/auth/me/").status_code == 200
+    # The same token without the RFC 9068 typ is not an access token.
+    api.credentials(HTTP_AUTHORIZATION="Bearer " + signed(claims()))
+    assert api.get("/auth/me/").status_code == 401
 
 
 @pytest.mark.parametrize("make", HOSTILE_TOKENS.values(), ids=HOSTILE_TOKENS.keys())

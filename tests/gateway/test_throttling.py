@@ -145,3 +145,30 @@ def test_the_browsable_api_login_form_is_throttled_too(client, staff, clock):
     assert_throttled(client.post("/api-auth/login/", form))
     clock[0] += 61
     assert client.post("/api-auth/login/", form).status_code == 302
+
+
+# -- the shared cache down (Redis outage) -------------------------------------
+@pytest.fixture
+def cache_down(settings):
+    """The ``login_throttle`` cache failing on every call; fresh fallback counters."""
+    from gateway_project.identity import throttling
+
+    settings.CACHES = {
+        **settings.CACHES,
+        "login_throttle": {"BACKEND": "tests.shared_auth.broken_cache.BrokenCache"},
+    }
+    throttling._FALLBACK.clear()
+    yield
+    throttling._FALLBACK.clear()
+
+
+def test_a_login_is_answered_while_the_shared_cache_is_down(alice, login, cache_down):
+    assert login("alice", REMOTE_ADDR="192.0.2.1").status_code == 200
+    assert login("alice", "wrong", REMOTE_ADDR="192.0.2.1").status_code == 401
+
+
+def test_failures_are_still_throttled_while_the_shared_cache_is_down(
+    alice, login, clock, cache_down
+):
+    fail(login, "alice", 5)
+    assert_throttled(login("alice", REMOTE_ADDR="192.0.2.99"))

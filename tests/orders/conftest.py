@@ -5,13 +5,21 @@ from collections.abc import Callable, Iterator
 import pytest
 from rest_framework.test import APIClient
 
+from shared_auth.exchange import reset_exchanger
 from shared_auth.user import TokenUser
-from tests.orders.customers_stub import CustomersStub, start
+from tests.orders.customers_stub import CLIENT, TOKEN_PATH, CustomersStub, start
+
+LOGIN_SCOPE = "orders:read orders:write customers:read customers:write"
 
 
-def token_user(sub: str, username: str, *roles: str) -> TokenUser:
-    """Return the principal a verified token for ``username`` would give."""
-    return TokenUser({"sub": sub, "username": username, "roles": list(roles)})
+def token_user(
+    sub: str, username: str, *roles: str, scope: str = LOGIN_SCOPE
+) -> TokenUser:
+    """Return the principal a verified login token for ``username`` would give."""
+    claims = {"sub": sub, "roles": list(roles), "scope": scope}
+    if username:
+        claims["username"] = username
+    return TokenUser(claims)
 
 
 USERS = {
@@ -32,13 +40,30 @@ def _stub_server() -> Iterator[CustomersStub]:
 
 @pytest.fixture
 def customers_stub(_stub_server, settings) -> Iterator[CustomersStub]:
-    """The customers stand-in, emptied, with alice's #1 (limit 100) and bob's #2."""
+    """The customers stand-in, emptied, with alice's #1 (limit 100) and bob's #2.
+
+    It is the token endpoint too; this service's client credentials are set.
+    """
     _stub_server.reset()
     _stub_server.add_customer(1, "1", "100.00")
     _stub_server.add_customer(2, "2", "100.00")
     settings.CUSTOMERS_SERVICE_URL = _stub_server.url
+    settings.SHARED_AUTH = {
+        **settings.SHARED_AUTH,
+        "TOKEN_URL": f"{_stub_server.url}{TOKEN_PATH}",
+        "CLIENT_ID": CLIENT[0],
+        "CLIENT_SECRET": CLIENT[1],
+    }
     yield _stub_server
     _stub_server.release_hung.set()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_exchanges():
+    """No exchanged token survives from one test to the next."""
+    reset_exchanger()
+    yield
+    reset_exchanger()
 
 
 @pytest.fixture

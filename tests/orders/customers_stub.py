@@ -3,23 +3,40 @@
 It speaks the customers reservation API (owner-scoped by a fake bearer token,
 idempotent per order id, 409 when credit is short, a released order id refused
 for good) so the orders service's
-``ServiceSession`` is exercised over real sockets. ``mode`` injects faults:
-``"hang"`` applies a reservation and then answers only after the test ends
-(the caller times out), ``"hang_all"`` also hangs releases (without applying
-them), ``"error"`` answers 500.
+``ServiceSession`` is exercised over real sockets. It also stands in for the
+gateway's token endpoint (``TOKEN_PATH``): the orders client exchanges a
+user's token (``alice-token``) for a delegated one (``alice-token~orders``);
+the reservation API accepts only delegated tokens, never a user's own, and
+the orders client's own machine token (``MACHINE_TOKEN``, client credentials:
+it acts for no user and sees every customer, as the reconciler needs).
+``mode`` injects faults: ``"hang"`` applies a reservation and then answers
+only after the test ends (the caller times out), ``"hang_all"`` also hangs
+releases (without applying them), ``"error"`` answers 500, ``"no_exchange"``
+makes the token endpoint refuse every exchange.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl
 
-TOKENS = {"Bearer alice-token": "1", "Bearer bob-token": "2", "Bearer staff-token": "3"}
-STAFF = {"3"}
+USER_TOKENS = {"alice-token": "1", "bob-token": "2", "staff-token": "3"}
+# Only tokens exchanged by the orders client are accepted by the reservation API.
+TOKENS = {f"Bearer {token}~orders": sub for token, sub in USER_TOKENS.items()}
+MACHINE_TOKEN = "orders-machine-token"
+TOKENS[f"Bearer {MACHINE_TOKEN}"] = "orders"
+# Staff, and the orders client acting for no user, see every customer.
+SEE_ALL = {"3", "orders"}
+TOKEN_PATH = "/auth/oauth/token/"
+CLIENT = ("orders", "orders-test-secret")
+EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
+CLIENT_CREDENTIALS = "client_credentials"
 RESERVATIONS = re.compile(r"^/api/customers/(\d+)/reservations/(?:([\w.-]+)/)?$")
 
 
@@ -31,6 +48,7 @@ class CustomersStub:
     reservations: dict[tuple[int, str], Decimal] = field(default_factory=dict)
     released: set[tuple[int, str]] = field(default_factory=set)
     calls: list[dict] = field(default_factory=list)
+    exchanges: list[dict] = field(default_factory=list)
     mode: str = "normal"
     release_hung: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -43,6 +61,7 @@ class CustomersStub:
         self.reservations.clear()
         self.released.clear()
         self.calls.clear()
+        self.exchanges.clear()
         self.mode = "normal"
 
     def add_customer(self, customer_id: int, owner_sub: str, limit: str) -> None:
@@ -55,9 +74,57 @@ class CustomersStub:
         )
         return self.customers[customer_id][1] - reserved
 
+    @staticmethod
+    def _page(results: list[dict]) -> dict:
+        """Return ``results`` as one DRF page (the stub never paginates)."""
+        return {
+            "count": len(results),
+            "next": None,
+            "previous": None,
+            "results": results,
+        }
+
     # -- request handling ------------------------------------------------------
+    def exchange(self, headers: dict, body: bytes):
+        """Answer one RFC 8693 exchange (or the orders client's own client
+        credentials grant) as the gateway would (the happy path)."""
+        form = dict(parse_qsl(body.decode()))
+        self.exchanges.append(form)
+        basic = headers.get("Authorization", "").removeprefix("Basic ")
+        if base64.b64decode(basic or "").decode() != ":".join(CLIENT):
+            return 401, {"error": "invalid_client"}
+        if form.get("grant_type") == CLIENT_CREDENTIALS:
+            return self.client_credentials(form)
+        if self.mode == "no_exchange" or form.get("subject_token") not in USER_TOKENS:
+            return 400, {"error": "invalid_grant"}
+        if form.get("grant_type") != EXCHANGE_GRANT or form.get("audience") != (
+            "customers"
+        ):
+            return 400, {"error": "invalid_request"}
+        return 200, {
+            "access_token": f"{form['subject_token']}~orders",
+            "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": form.get("scope", ""),
+        }
+
+    @staticmethod
+    def client_credentials(form: dict):
+        """Answer the orders client's grant for its own token at customers."""
+        if form.get("audience") != "customers":
+            return 400, {"error": "invalid_target"}
+        return 200, {
+            "access_token": MACHINE_TOKEN,
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": form.get("scope", ""),
+        }
+
     def handle(self, method: str, path: str, headers: dict, body: bytes):
         """Return ``(status, json body or None)`` for one request."""
+        if path == TOKEN_PATH:
+            return self.exchange(headers, body)
         self.calls.append(
             {"method": method, "path": path, "headers": headers, "body": body}
         )
@@ -66,12 +133,29 @@ class CustomersStub:
         sub = TOKENS.get(headers.get("Authorization", ""))
         if sub is None:
             return 401, {"detail": "no token"}
+        path = path.split("?", 1)[0]
+        if method == "GET" and path == "/api/customers/":
+            return 200, self._page(
+                [
+                    {"id": c}
+                    for c, (owner, _) in self.customers.items()
+                    if owner == sub or sub in SEE_ALL
+                ]
+            )
         match = RESERVATIONS.match(path)
         customer = match and self.customers.get(int(match[1]))
-        if not customer or (customer[0] != sub and sub not in STAFF):
+        if not customer or (customer[0] != sub and sub not in SEE_ALL):
             return 404, {"detail": "Not found."}
         customer_id, order_id = int(match[1]), match[2]
         with self.lock:
+            if method == "GET" and order_id is None:
+                return 200, self._page(
+                    [
+                        {"order_id": o, "amount": str(a)}
+                        for (c, o), a in self.reservations.items()
+                        if c == customer_id
+                    ]
+                )
             if method == "POST" and order_id is None:
                 data = json.loads(body)
                 key, amount = (customer_id, data["order_id"]), Decimal(data["amount"])
@@ -104,7 +188,8 @@ def make_handler(stub: CustomersStub) -> type[BaseHTTPRequestHandler]:
                 status, payload = stub.handle(
                     self.command, self.path, dict(self.headers), body
                 )
-            if stub.mode in ("hang", "hang_all") and self.command == "POST":
+            hangs = stub.mode in ("hang", "hang_all") and self.path != TOKEN_PATH
+            if hangs and self.command == "POST":
                 stub.release_hung.wait(timeout=30)
             data = b"" if payload is None else json.dumps(payload).encode()
             try:

@@ -32,16 +32,27 @@ def posted(stub) -> list[dict]:
 
 
 # -- create ----------------------------------------------------------------------------
-def test_approved_order_reserves_with_the_callers_token(as_alice, customers_stub):
+def test_approved_order_reserves_with_a_token_exchanged_for_the_callers(
+    as_alice, customers_stub
+):
     response = create(as_alice, HTTP_X_REQUEST_ID="req-123")
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["state"] == "APPROVED"
     assert (body["owner_sub"], body["owner_username"]) == ("1", "alice")
     assert body["total"] == "10.00"
+    [exchange] = customers_stub.exchanges
+    assert exchange == {
+        "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+        "subject_token": "alice-token",
+        "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
+        "requested_token_type": "urn:ietf:params:oauth:token-type:access_token",
+        "audience": "customers",
+        "scope": "customers:read reservations:write",
+    }
     [call] = customers_stub.calls
     assert call["path"] == "/api/customers/1/reservations/"
-    assert call["headers"]["Authorization"] == "Bearer alice-token"
+    assert call["headers"]["Authorization"] == "Bearer alice-token~orders"
     assert call["headers"]["X-Request-ID"] == "req-123"
     assert json.loads(call["body"]) == {"order_id": body["id"], "amount": "10.00"}
     assert Order.objects.get().state == Order.State.APPROVED
@@ -141,7 +152,10 @@ def test_timeout_after_reserving_releases_and_stores_nothing(
     assert not Order.objects.exists()
     assert customers_stub.reservations == {}
     assert [c["method"] for c in customers_stub.calls] == ["POST", "DELETE"]
-    assert customers_stub.calls[1]["headers"]["Authorization"] == "Bearer alice-token"
+    assert (
+        customers_stub.calls[1]["headers"]["Authorization"]
+        == "Bearer alice-token~orders"
+    )
 
 
 def test_retry_after_a_failed_release_reuses_the_reservation(
@@ -331,7 +345,13 @@ def test_schema_declares_bearer_auth_and_the_idempotency_header():
     schema = APIClient().get("/api/schema/", HTTP_ACCEPT="application/json").json()
     assert schema["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     create_op = schema["paths"]["/api/orders/"]["post"]
-    assert {"bearerAuth": []} in create_op["security"]
+    assert create_op["security"] == [{"bearerAuth": ["orders:write"]}]
+    assert schema["paths"]["/api/orders/"]["get"]["security"] == [
+        {"bearerAuth": ["orders:read"]}
+    ]
+    cancel = schema["paths"]["/api/orders/{id}/cancel/"]["post"]
+    assert cancel["security"] == [{"bearerAuth": ["orders:write"]}]
+    assert schema["openapi"].startswith("3.1")
     assert "Idempotency-Key" in [p["name"] for p in create_op["parameters"]]
     assert "/api/orders/{id}/cancel/" in schema["paths"]
     assert APIClient().get("/api/docs/").status_code == 200
@@ -397,3 +417,125 @@ def test_cancel_releases_a_pending_order_left_behind(as_alice, customers_stub):
     assert response.status_code == 200
     assert response.json()["state"] == "CANCELLED"
     assert customers_stub.reservations == {}
+
+
+# -- scopes, machine clients, delegation ----------------------------------------------
+def client_with(user, token: str = "alice-token") -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+def assert_insufficient_scope(response, scope: str) -> None:
+    assert response.status_code == 403, response.content
+    assert response.json()["code"] == "insufficient_scope"
+    assert response["WWW-Authenticate"] == (
+        f'Bearer error="insufficient_scope", scope="{scope}"'
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "scope"),
+    [
+        ("get", "", "orders:read"),
+        ("get", "{id}/", "orders:read"),
+        ("post", "", "orders:write"),
+        ("post", "{id}/cancel/", "orders:write"),
+    ],
+)
+def test_every_operation_checks_its_scope(customers_stub, method, path, scope):
+    from tests.orders.conftest import LOGIN_SCOPE, token_user
+
+    order = make_order()
+    url = ORDERS + path.format(id=order.pk)
+    data = {"customer_id": 1, "total": "1.00"}
+    narrowed = " ".join(s for s in LOGIN_SCOPE.split() if s != scope)
+    lacking = client_with(token_user("1", "alice", scope=narrowed))
+    assert_insufficient_scope(getattr(lacking, method)(url, data, format="json"), scope)
+    assert customers_stub.calls == []
+    holding = client_with(token_user("1", "alice", scope=scope))
+    assert getattr(holding, method)(url, data, format="json").status_code in (200, 201)
+
+
+def test_a_machine_client_reads_every_order_and_owns_none(customers_stub):
+    from tests.orders.conftest import token_user
+
+    make_order()
+    make_order(owner_sub="2")
+    machine = client_with(token_user("nightly", "", scope="orders:read"), "m-token")
+    listed = machine.get(ORDERS).json()
+    assert listed["count"] == 2
+    one = listed["results"][1]["id"]
+    assert machine.get(f"{ORDERS}{one}/").status_code == 200
+    assert_insufficient_scope(create(machine), "orders:write")
+    assert_insufficient_scope(machine.post(f"{ORDERS}{one}/cancel/"), "orders:write")
+    assert not Order.objects.filter(owner_sub="nightly").exists()
+    assert customers_stub.calls == customers_stub.exchanges == []
+
+
+def test_a_machine_client_with_orders_write_cancels_nothing(customers_stub):
+    from tests.orders.conftest import token_user
+
+    order = make_order()
+    writer = client_with(
+        token_user("job", "", scope="orders:read orders:write"), "m-token"
+    )
+    response = writer.post(f"{ORDERS}{order.pk}/cancel/")
+    assert response.status_code == 403  # it sees the order, owns none
+    assert response.json()["code"] == "permission_denied"
+    assert "WWW-Authenticate" not in response
+    order.refresh_from_db()
+    assert order.state == Order.State.APPROVED
+
+
+def test_a_burst_of_orders_costs_one_exchange(as_alice, customers_stub):
+    for _ in range(20):
+        assert create(as_alice, total="1.00").json()["state"] == "APPROVED"
+    assert len(customers_stub.exchanges) == 1
+    assert len(customers_stub.calls) == 20
+
+
+def test_each_caller_gets_their_own_exchanged_token(as_alice, as_bob, customers_stub):
+    create(as_alice)
+    create(as_bob, customer_id=2)
+    assert [c["headers"]["Authorization"] for c in customers_stub.calls] == [
+        "Bearer alice-token~orders",
+        "Bearer bob-token~orders",
+    ]
+    assert [e["subject_token"] for e in customers_stub.exchanges] == [
+        "alice-token",
+        "bob-token",
+    ]
+
+
+def test_exchange_refused_is_503_nothing_stored_and_no_user_token_sent(
+    as_alice, customers_stub
+):
+    customers_stub.mode = "no_exchange"
+    response = create(as_alice)
+    assert response.status_code == 503
+    assert response.json()["code"] == "service_unavailable"
+    assert not Order.objects.exists()
+    assert customers_stub.calls == []  # customers never saw alice's own token
+
+
+def test_token_endpoint_down_is_503_for_create_and_cancel(
+    as_alice, customers_stub, settings
+):
+    settings.SHARED_AUTH = {
+        **settings.SHARED_AUTH,
+        "TOKEN_URL": f"http://127.0.0.1:{free_port()}/auth/oauth/token/",
+    }
+    assert create(as_alice).status_code == 503
+    order = make_order()
+    assert as_alice.post(f"{ORDERS}{order.pk}/cancel/").status_code == 503
+    order.refresh_from_db()
+    assert order.state == Order.State.APPROVED
+    assert customers_stub.calls == []
+
+
+def test_wrong_client_secret_is_503(as_alice, customers_stub, settings):
+    settings.SHARED_AUTH = {**settings.SHARED_AUTH, "CLIENT_SECRET": "wrong"}
+    assert create(as_alice).status_code == 503
+    assert customers_stub.calls == []

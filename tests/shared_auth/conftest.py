@@ -18,11 +18,13 @@ from jwt.algorithms import RSAAlgorithm
 from rest_framework.test import APIClient
 
 from shared_auth import authentication
+from shared_auth.exchange import reset_exchanger
 from shared_auth.jwks import reset_jwks_clients
 from shared_auth.revocation import reset_revocation_clients
 
 ISSUER = "https://issuer.test"
 KID = "key-1"
+LOGIN_SCOPE = "orders:read orders:write customers:read customers:write"
 
 
 @pytest.fixture(scope="session")
@@ -136,11 +138,13 @@ def clean_state() -> Iterator[None]:
     reset_jwks_clients()
     reset_revocation_clients()
     authentication._verified.clear()
+    reset_exchanger()
     yield
     cache.clear()
     authentication._verified.clear()
     reset_jwks_clients()
     reset_revocation_clients()
+    reset_exchanger()
 
 
 @pytest.fixture
@@ -165,6 +169,8 @@ def claims(**overrides: Any) -> dict[str, Any]:
         "iat": now,
         "jti": uuid.uuid4().hex,
         "token_type": "access",
+        "client_id": "gateway",
+        "scope": LOGIN_SCOPE,
         "username": "alice",
         "roles": ["clerk"],
         **overrides,
@@ -174,7 +180,11 @@ def claims(**overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def make_token(rsa_key) -> Callable[..., str]:
-    """Return a function encoding a token: valid unless told otherwise."""
+    """Return a function encoding a token: valid unless told otherwise.
+
+    The header carries ``kid`` and ``typ: at+jwt`` (RFC 9068); ``headers``
+    adds to or overrides them (a ``None`` value removes one).
+    """
 
     def make(
         key: Any = None,
@@ -183,11 +193,12 @@ def make_token(rsa_key) -> Callable[..., str]:
         headers: dict[str, Any] | None = None,
         **overrides: Any,
     ) -> str:
+        header = {"kid": KID, "typ": "at+jwt", **(headers or {})}
         return jwt.encode(
             claims(**overrides),
             rsa_key if key is None else key,
             algorithm=algorithm,
-            headers={"kid": KID, **(headers or {})},
+            headers={name: value for name, value in header.items() if value},
         )
 
     return make
@@ -196,3 +207,58 @@ def make_token(rsa_key) -> Callable[..., str]:
 @pytest.fixture
 def api() -> APIClient:
     return APIClient()
+
+
+@dataclass
+class TokenEndpoint:
+    """A fake gateway token endpoint (RFC 8693) on the local server.
+
+    ``seen`` holds each request's form fields and Basic credentials;
+    ``answer`` (a callable taking the form, returning ``(status, body)``) can
+    be replaced; by default it issues ``xchg.<audience>.<n>`` for 300 s.
+    """
+
+    server: LocalServer
+    url: str
+    seen: list[dict[str, Any]] = field(default_factory=list)
+    answer: Any = None
+
+    def issue(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        token = f"xchg.{form.get('audience')}.{len(self.seen) - 1}"
+        return 200, {
+            "access_token": token,
+            "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": form.get("scope", ""),
+        }
+
+
+@pytest.fixture
+def token_endpoint(server: LocalServer, settings) -> TokenEndpoint:
+    """A token endpoint on ``server``, and this service's client credentials."""
+    import base64
+    from urllib.parse import parse_qsl
+
+    endpoint = TokenEndpoint(server=server, url=f"{server.url}/token/")
+    endpoint.answer = endpoint.issue
+
+    def route(handler: BaseHTTPRequestHandler) -> tuple[int, str, str]:
+        length = int(handler.headers.get("Content-Length") or 0)
+        form = dict(parse_qsl(handler.rfile.read(length).decode()))
+        basic = handler.headers.get("Authorization", "").removeprefix("Basic ")
+        form["_basic"] = base64.b64decode(basic).decode() if basic else ""
+        form["_request_id"] = handler.headers.get("X-Request-ID", "")
+        with server.lock:
+            endpoint.seen.append(form)
+        status, body = endpoint.answer(form)
+        return status, "application/json", json.dumps(body)
+
+    server.routes["/token/"] = route
+    settings.SHARED_AUTH = {
+        **settings.SHARED_AUTH,
+        "TOKEN_URL": endpoint.url,
+        "CLIENT_ID": "orders",
+        "CLIENT_SECRET": "s3cret:/x",
+    }
+    return endpoint

@@ -1,8 +1,9 @@
 """Settings for shared_auth's own tests: a service named ``orders``.
 
 The orders service's settings, with this suite's URLconf (test views only),
-without the orders app and with DRF's own exception handler, so these tests
-depend on nothing but shared_auth and the common settings.
+without the orders app and with shared_auth's exception handler (DRF's own,
+with the RFC 6750 scope challenge), so these tests depend on nothing but
+shared_auth and the common settings.
 """
 
 from common.settings import REST_FRAMEWORK as COMMON_REST_FRAMEWORK
@@ -14,7 +15,9 @@ ROOT_URLCONF = "tests.shared_auth.urls"
 REST_FRAMEWORK = {
     **COMMON_REST_FRAMEWORK,
     "DEFAULT_AUTHENTICATION_CLASSES": ["shared_auth.authentication.JWTAuthentication"],
+    "EXCEPTION_HANDLER": "shared_auth.exceptions.exception_handler",
 }
+RESERVATION_ACTORS = ["orders"]
 JWT_ISSUER = "https://issuer.test"
 JWT_JWKS_URL = "http://127.0.0.1:9/unused-jwks.json"  # each test serves its own
 REVOCATION_FEED_URL = "http://127.0.0.1:9/unused-revocations/"  # likewise

@@ -133,7 +133,15 @@ HOSTILE_HEADERS = {
     "sub missing": lambda ctx: ctx.token(sub=None),
     "sub not a string": lambda ctx: ctx.token(sub=42),
     "refresh token as access": lambda ctx: ctx.token(token_type="refresh"),
-    "token type missing": lambda ctx: ctx.token(token_type=None),
+    "typ missing (RFC 9068)": lambda ctx: ctx.token(headers={"typ": None}),
+    "typ JWT": lambda ctx: ctx.token(headers={"typ": "JWT"}),
+    "typ of an ID token": lambda ctx: ctx.token(headers={"typ": "id+jwt"}),
+    "typ with a space": lambda ctx: ctx.token(headers={"typ": "at+jwt "}),
+    "typ at+jwt as a list": lambda ctx: ctx.token(headers={"typ": ["at+jwt"]}),
+    "typ application/jwt": lambda ctx: ctx.token(headers={"typ": "application/jwt"}),
+    "refresh token as simplejwt signs it": lambda ctx: ctx.token(
+        token_type="refresh", headers={"typ": "JWT"}
+    ),
     "tampered payload": lambda ctx: tamper_payload(ctx.token()),
     "truncated": lambda ctx: ctx.token()[:-20],
     "truncated to two parts": lambda ctx: ctx.token().rsplit(".", 1)[0],
@@ -181,6 +189,22 @@ def test_valid_token_authenticates(api, ctx):
     assert body["is_staff"] is False
     assert len(body["jti"]) == 32
     assert body["log_username"] == "alice"
+
+
+@pytest.mark.parametrize(
+    "typ", ["at+jwt", "AT+JWT", "application/at+jwt", "Application/At+JWT"]
+)
+def test_access_token_typ_is_case_insensitive(api, ctx, typ):
+    token = ctx.token(headers={"typ": typ})
+    assert api.get("/whoami/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+
+
+def test_token_type_claim_is_optional_with_the_typ_header(api, ctx):
+    """A client-credentials or exchanged token carries no simplejwt claim."""
+    token = ctx.token(token_type=None, username=None, roles=None, sub="partner")
+    response = api.get("/whoami/", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 200
+    assert response.json()["id"] == "partner"
 
 
 @pytest.mark.parametrize("scheme", ["bearer", "BEARER", "BeArEr"])

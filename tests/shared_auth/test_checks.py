@@ -3,7 +3,11 @@
 import pytest
 from django.core import checks
 
-from shared_auth.checks import INSECURE_TOKEN_PREFIX, check_revocation_token
+from shared_auth.checks import (
+    INSECURE_TOKEN_PREFIX,
+    check_client_secret,
+    check_revocation_token,
+)
 
 LOCAL = INSECURE_TOKEN_PREFIX + "made-by-this-process"
 
@@ -47,3 +51,32 @@ def test_registered_as_a_deployment_check_only(settings):
     settings.REVOCATION_FEED_TOKEN = ""
     assert "shared_auth.W001" in ids(checks.run_checks(include_deployment_checks=True))
     assert "shared_auth.W001" not in ids(checks.run_checks())
+
+
+@pytest.mark.parametrize("secret", [None, "", LOCAL])
+def test_w002_without_the_client_secret_of_an_exchanging_service(settings, secret):
+    settings.DEBUG = False
+    settings.SHARED_AUTH = {
+        **settings.SHARED_AUTH,
+        "CLIENT_ID": "orders",
+        "CLIENT_SECRET": secret,
+    }
+    (warning,) = check_client_secret()
+    assert warning.id == "shared_auth.W002"
+    assert "shared_auth.W002" in ids(checks.run_checks(include_deployment_checks=True))
+    assert "shared_auth.W002" not in ids(checks.run_checks())
+
+
+def test_w002_silent_with_a_set_secret_no_client_or_debug(settings):
+    settings.DEBUG = False
+    settings.SHARED_AUTH = {**settings.SHARED_AUTH, "CLIENT_ID": None}
+    assert check_client_secret() == []
+    settings.SHARED_AUTH = {
+        **settings.SHARED_AUTH,
+        "CLIENT_ID": "orders",
+        "CLIENT_SECRET": "set-by-the-operator",
+    }
+    assert check_client_secret() == []
+    settings.SHARED_AUTH = {**settings.SHARED_AUTH, "CLIENT_SECRET": LOCAL}
+    settings.DEBUG = True
+    assert check_client_secret() == []

@@ -97,10 +97,14 @@ def test_failed_refresh_keeps_last_good_keys(
         (200, "application/json", '{"keys": []}'),
         (200, "application/json", '{"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}'),
         (200, "application/json", "null"),
+        (200, "application/json", "[" * 5000 + "]" * 5000),
         "hang",
         "stall",
     ],
-    ids=["http 503", "html 200", "empty set", "only oct key", "null", "hang", "stall"],
+    ids=[
+        *("http 503", "html 200", "empty set", "only oct key", "null"),
+        *("nested deep", "hang", "stall"),
+    ],
 )
 def test_no_keys_ever_is_a_clean_503(api, jwks_server, make_token, caplog, failure):
     jwks_server.routes["/jwks.json"] = failure

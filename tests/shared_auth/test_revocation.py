@@ -36,6 +36,7 @@ class Feed:
         self.server = server
         self.clock = clock
         self.entries: dict[str, float] = {}
+        self.tokens: dict[str, float] = {}  # jti -> exp, revoked one by one
         self.window = 310.0
         self.sinces: list[str | None] = []
         self.down = False
@@ -62,6 +63,7 @@ class Feed:
             "revocations": [
                 {"sub": sub, "not_before": nb} for sub, nb in self.entries.items()
             ],
+            "tokens": [{"jti": jti, "exp": exp} for jti, exp in self.tokens.items()],
         }
         return 200, "application/json", json.dumps(body)
 
@@ -111,6 +113,59 @@ def test_at_most_one_fetch_per_interval_then_incremental(client, feed, clock):
     assert client.not_before("7") == first_time - 1  # kept from the first answer
     assert feed.hits == 2
     assert feed.sinces == [None, repr(first_time)]
+
+
+def test_a_revoked_jti_is_refused_until_its_exp_then_forgotten(client, feed, clock):
+    feed.tokens = {"j-1": clock.now + 100, "j-old": clock.now - 1}
+    client.not_before("7")
+    assert client.is_token_revoked("j-1")
+    assert not client.is_token_revoked("j-2")
+    assert not client.is_token_revoked(None)
+    assert "j-old" not in client.current.tokens  # expired: never kept
+    feed.tokens = {}  # the next answers list only what changed since
+    clock.now += 50
+    client.not_before("7")
+    assert client.is_token_revoked("j-1")  # kept from the first answer
+    clock.now += 51
+    client.not_before("7")
+    assert not client.is_token_revoked("j-1")
+    assert client.current.tokens == {}  # forgotten once its exp passed
+
+
+def test_replicas_share_revoked_jtis_through_the_cache(feed, clock):
+    feed.tokens = {"j-1": clock.now + 100}
+    RevocationClient(feed.url, clock=clock).not_before("7")
+    replica = RevocationClient(feed.url, clock=clock)
+    replica.not_before("7")
+    assert replica.is_token_revoked("j-1")
+    assert feed.hits == 1
+
+
+@pytest.mark.parametrize(
+    "tokens",
+    [
+        "not a list",
+        [{"jti": 7, "exp": 1}],
+        [{"jti": "", "exp": 1}],
+        [{"jti": "j" * 256, "exp": 1}],
+        [{"jti": "j", "exp": "soon"}],
+        [{"jti": "j"}],
+    ],
+)
+def test_an_unusable_tokens_list_keeps_the_last_list(client, feed, clock, tokens):
+    feed.tokens = {"j-1": clock.now + 100}
+    client.not_before("7")
+    original = feed.answer
+
+    def bad(handler):
+        status, kind, body = original(handler)
+        return status, kind, json.dumps({**json.loads(body), "tokens": tokens})
+
+    feed.server.routes["/revocations/"] = bad
+    clock.now += 3
+    client.not_before("7")
+    assert feed.hits == 2
+    assert client.is_token_revoked("j-1")
 
 
 def test_entries_older_than_the_window_are_dropped(client, feed, clock):
@@ -267,6 +322,30 @@ def test_same_second_before_and_after_are_told_apart(api, api_feed, make_token):
     assert_revoked(api.get("/whoami/", **bearer(before)))
     assert_revoked(api.get("/whoami/", **bearer(at)))
     assert api.get("/whoami/", **bearer(after)).status_code == 200
+
+
+def test_a_token_revoked_by_jti_is_refused_and_others_of_its_subject_are_not(
+    api, api_feed, make_token
+):
+    revoked = make_token(sub="42", jti="revoked-jti")
+    api_feed.tokens = {"revoked-jti": time.time() + 300}
+    assert_revoked(api.get("/whoami/", **bearer(revoked)))
+    sibling = make_token(sub="42", jti="other-jti")
+    assert api.get("/whoami/", **bearer(sibling)).status_code == 200
+
+
+@pytest.mark.django_db
+def test_jti_check_costs_no_query_and_no_fetch(
+    api, api_feed, make_token, django_assert_num_queries
+):
+    api_feed.tokens = {f"j-{n}": time.time() + 300 for n in range(1000)}
+    header = bearer(make_token(jti="j-1000"))
+    api.get("/whoami/", **header)
+    with django_assert_num_queries(0):
+        for _ in range(5):
+            assert api.get("/whoami/", **header).status_code == 200
+        assert_revoked(api.get("/whoami/", **bearer(make_token(jti="j-5"))))
+    assert api_feed.hits == 1
 
 
 def test_fail_closed_answers_503_json(api, feed, jwks_server, make_token, settings):

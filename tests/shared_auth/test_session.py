@@ -1,4 +1,4 @@
-"""The token-propagating ServiceSession."""
+"""The token-exchanging ServiceSession."""
 
 import json
 import socket
@@ -50,7 +50,9 @@ def django_request(token: str, request_id: str):
     return request
 
 
-def test_view_propagates_token_and_request_id(api, jwks_server, make_token):
+def test_view_sends_an_exchanged_token_and_the_request_id(
+    api, jwks_server, make_token, token_endpoint
+):
     jwks_server.routes["/echo/"] = echo
     token = make_token()
     response = api.get(
@@ -60,13 +62,18 @@ def test_view_propagates_token_and_request_id(api, jwks_server, make_token):
     )
     assert response.status_code == 200
     seen = response.json()
-    assert seen["Authorization"] == f"Bearer {token}"
+    assert seen["Authorization"] == "Bearer xchg.echo.0"
+    assert token not in json.dumps(seen)
     assert seen["X-Request-ID"] == "req-123.abc"
     assert "Cookie" not in seen
+    [exchange] = token_endpoint.seen
+    assert exchange["subject_token"] == token
+    assert exchange["audience"] == "echo"
+    assert exchange["_request_id"] == "req-123.abc"
 
 
 def test_view_gets_503_naming_the_service_when_unreachable(
-    api, jwks_server, make_token
+    api, jwks_server, make_token, token_endpoint
 ):
     response = api.get(
         f"/call-other/?url={refused_base_url()}",
@@ -76,8 +83,61 @@ def test_view_gets_503_naming_the_service_when_unreachable(
     assert response.json() == {"detail": "The echo service is unavailable."}
 
 
-def test_interleaved_users_on_many_threads_never_leak(server):
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda form: (400, {"error": "invalid_grant"}),
+        lambda form: (401, {"error": "invalid_client"}),
+        lambda form: (500, {"detail": "boom"}),
+        lambda form: (200, {"token_type": "Bearer", "expires_in": 60}),
+        lambda form: (200, ["not", "an", "object"]),
+    ],
+    ids=["invalid_grant", "invalid_client", "500", "no token", "not an object"],
+)
+def test_refused_exchange_is_a_clean_503_and_nothing_is_sent(
+    api, jwks_server, make_token, token_endpoint, answer
+):
+    jwks_server.routes["/echo/"] = echo
+    token_endpoint.answer = answer
+    response = api.get(
+        f"/call-other/?url={jwks_server.url}",
+        HTTP_AUTHORIZATION=f"Bearer {make_token()}",
+    )
+    assert response.status_code == 503
+    assert response.json()["detail"] == (
+        "The token for the echo service could not be obtained; try again later."
+    )
+    assert jwks_server.hits["/echo/"] == 0
+
+
+def test_token_endpoint_down_is_a_503_and_the_user_token_is_never_sent(
+    api, jwks_server, make_token, settings
+):
+    jwks_server.routes["/echo/"] = echo
+    settings.SHARED_AUTH = {
+        **settings.SHARED_AUTH,
+        "TOKEN_URL": f"{refused_base_url()}/token/",
+        "CLIENT_ID": "orders",
+        "CLIENT_SECRET": "s",
+    }
+    response = api.get(
+        f"/call-other/?url={jwks_server.url}",
+        HTTP_AUTHORIZATION=f"Bearer {make_token()}",
+    )
+    assert response.status_code == 503
+    assert jwks_server.hits["/echo/"] == 0
+
+
+def test_interleaved_users_on_many_threads_never_leak(server, token_endpoint):
     server.routes["/echo/"] = EchoWithCookie()
+    token_endpoint.answer = lambda form: (
+        200,
+        {
+            "access_token": f"for-{form['subject_token']}",
+            "token_type": "Bearer",
+            "expires_in": 300,
+        },
+    )
     shared = ServiceSession(server.url, "echo")  # module-level style: one for all
     barrier = threading.Barrier(8)
 
@@ -95,14 +155,16 @@ def test_interleaved_users_on_many_threads_never_leak(server):
 
     assert len(results) == 80
     for token, seen in results:
-        assert seen["Authorization"] == f"Bearer {token}"
+        assert seen["Authorization"] == f"Bearer for-{token}"
         assert seen["X-Request-ID"] == f"rid-{token.split('.')[1][4:]}"
         assert "Cookie" not in seen
     assert "Authorization" not in shared.headers
     assert len(shared.cookies) == 0
+    assert len(token_endpoint.seen) == 8  # one exchange per user, then cached
 
 
-def test_explicit_token_outside_a_request(echo_server):
+def test_explicit_token_outside_a_request_is_sent_as_is(echo_server):
+    """A job's own (machine) token: nothing to exchange."""
     session = ServiceSession(echo_server.url, "echo", token="x.y.z")
     rid = request_id_var.set("job-7")
     try:
@@ -114,19 +176,36 @@ def test_explicit_token_outside_a_request(echo_server):
     assert "Authorization" not in session.headers
 
 
-def test_explicit_request(echo_server):
+def test_explicit_request_is_exchanged_for_the_audience_and_scope(
+    echo_server, token_endpoint
+):
     session = ServiceSession(
-        echo_server.url, "echo", request=django_request("t.o.k", "rid-9")
+        echo_server.url,
+        "echo",
+        audience="customers",
+        scope="customers:read reservations:write",
+        request=django_request("t.o.k", "rid-9"),
     )
     seen = session.post("/echo/", json={"a": 1}).json()
-    assert seen["Authorization"] == "Bearer t.o.k"
+    assert seen["Authorization"] == "Bearer xchg.customers.0"
     assert seen["X-Request-ID"] == "rid-9"
+    [form] = token_endpoint.seen
+    assert form["grant_type"] == "urn:ietf:params:oauth:grant-type:token-exchange"
+    assert form["subject_token_type"] == (
+        "urn:ietf:params:oauth:token-type:access_token"
+    )
+    assert form["subject_token"] == "t.o.k"
+    assert form["scope"] == "customers:read reservations:write"
+    assert form["_basic"] == "orders:s3cret%3A%2Fx"  # RFC 6749 2.3.1 encoding
 
 
-def test_no_request_sends_no_credentials_and_a_new_request_id(echo_server):
+def test_no_request_sends_no_credentials_and_a_new_request_id(
+    echo_server, token_endpoint
+):
     seen = ServiceSession(echo_server.url, "echo").get("/echo/").json()
     assert "Authorization" not in seen
     assert len(seen["X-Request-ID"]) == 32
+    assert token_endpoint.seen == []
 
 
 def test_caller_supplied_authorization_is_replaced(echo_server):

@@ -31,6 +31,14 @@ def test_token_user_never_touches_the_database():
     assert list(user.groups.all()) == []
 
 
+@pytest.mark.parametrize(
+    ("claims", "client_id"),
+    [({"client_id": "orders"}, "orders"), ({}, ""), ({"client_id": ["orders"]}, "")],
+)
+def test_client_id_is_the_claim_when_a_string(claims, client_id):
+    assert TokenUser({"sub": "1", **claims}).client_id == client_id
+
+
 def test_unknown_attribute_is_an_error_not_a_claim():
     with pytest.raises(AttributeError):
         TokenUser({"sub": "1", "secret": "x"}).secret  # noqa: B018

@@ -1,6 +1,7 @@
 """Views used by shared_auth's tests only."""
 
 from django.urls import path
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -8,6 +9,7 @@ from rest_framework.views import APIView
 from common.urls import handler400, handler403, handler404, handler500  # noqa: F401
 from common.urls import urlpatterns as common_urlpatterns
 from shared_auth.context import username_var
+from shared_auth.permissions import ActorIn, HasScope, ReadOnly
 from shared_auth.session import ServiceSession
 
 
@@ -37,7 +39,39 @@ class CallOther(APIView):
         return Response(answer.json(), status=answer.status_code)
 
 
+class Ok(APIView):
+    def get(self, request: Request) -> Response:
+        return Response({"ok": True})
+
+    post = put = delete = get
+
+
+class ReadScope(Ok):
+    """One scope for every method."""
+
+    permission_classes = [IsAuthenticated & HasScope("orders:read")]
+
+
+class PerMethodScopes(Ok):
+    """Scopes per HTTP method, read by a bare ``HasScope``; PUT names none."""
+
+    permission_classes = [IsAuthenticated & HasScope]
+    required_scopes = {"GET": "orders:read", "POST": ("orders:write", "orders:read")}
+
+
+class Reservations(Ok):
+    """Reads for users, writes only for a token delegated to an allowed actor."""
+
+    permission_classes = [
+        IsAuthenticated & HasScope & (ReadOnly | ActorIn(setting="RESERVATION_ACTORS"))
+    ]
+    required_scopes = {"GET": "customers:read", "POST": "reservations:write"}
+
+
 urlpatterns = [
+    path("scoped/", ReadScope.as_view()),
+    path("per-method/", PerMethodScopes.as_view()),
+    path("reservations/", Reservations.as_view()),
     *common_urlpatterns,
     path("whoami/", WhoAmI.as_view()),
     path("call-other/", CallOther.as_view()),

@@ -1,8 +1,11 @@
-"""``manage.py seed_demo``: the demo users, idempotently (DEBUG only)."""
+"""``manage.py seed_demo``: the demo users and the stack's OAuth clients,
+idempotently (DEBUG only)."""
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+
+from gateway_project.oauth.services import service_clients_provision
 
 DEMO_USERS = (
     # username, password, is_superuser
@@ -13,7 +16,10 @@ DEMO_USERS = (
 
 
 class Command(BaseCommand):
-    help = "Create the demo users alice, bob and admin (idempotent; DEBUG only)."
+    help = (
+        "Create the demo users alice, bob and admin, and the orders service's "
+        "OAuth client (idempotent; DEBUG only)."
+    )
 
     def handle(self, *args, **options) -> None:
         if not settings.DEBUG:
@@ -27,3 +33,5 @@ class Command(BaseCommand):
                 user.set_password(password)
             user.save()
             self.stdout.write(f"{'created' if created else 'updated'} {username}")
+        for client in service_clients_provision():
+            self.stdout.write(f"provisioned client {client.client_id}")

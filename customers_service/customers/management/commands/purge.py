@@ -1,0 +1,20 @@
+"""``manage.py purge``: delete the records past their retention (docs/operations.md)."""
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from customers_service.customers.purge import customers_purge
+
+
+class Command(BaseCommand):
+    """Delete what this project no longer needs; print the counts as JSON.
+
+    Idempotent and safe while serving: run it from a CronJob.
+    """
+
+    help = __doc__
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self.stdout.write(json.dumps(customers_purge()))
