@@ -27,6 +27,7 @@ from typing import Any
 from django.core.cache import BaseCache, caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.http import HttpRequest
+from rest_framework.exceptions import APIException
 from rest_framework.throttling import SimpleRateThrottle
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ class LoginFailureThrottle(SimpleRateThrottle):
         """Return DRF's answer, from this process's counters if the cache fails."""
         try:
             return super().allow_request(request, view)
+        except APIException:  # the request's own fault (a body that does not parse)
+            raise
         except Exception:  # any cache backend's failure
             self._fall_back()
             return super().allow_request(request, view)

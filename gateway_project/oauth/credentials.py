@@ -22,7 +22,6 @@ from django.http import HttpRequest
 from gateway_project.identity.throttling import (
     ClientIdThrottle,
     IPLoginThrottle,
-    LoginFailureThrottle,
 )
 from gateway_project.oauth.errors import OAuthError, invalid_client, invalid_request
 from gateway_project.oauth.models import Client
@@ -131,17 +130,12 @@ def authenticate_client(request: HttpRequest, form: dict[str, str]) -> Client:
     Raise ``invalid_client`` (401) for unknown, inactive or wrong credentials,
     and 429 ``temporarily_unavailable`` with ``Retry-After`` while the client
     id or the address has too many recent failures. If the throttle's cache is
-    down, authentication goes on unthrottled (logged): a service exchanging
-    tokens must not fail with Redis, and a 256-bit secret needs no throttle to
-    resist guessing (it is defence in depth).
+    down, the throttles count in this process (``LoginFailureThrottle``): a
+    service exchanging tokens does not fail with Redis.
     """
     credentials = read_credentials(request, form)
     throttles = [ClientIdThrottle(credentials.client_id), IPLoginThrottle()]
-    try:
-        waits = [t.wait() or 0 for t in throttles if not t.allow_request(request, None)]
-    except Exception as exc:  # any cache backend's failure
-        logger.warning("Client throttle unavailable (%s)", type(exc).__name__)
-        throttles, waits = [], []
+    waits = [t.wait() or 0 for t in throttles if not t.allow_request(request, None)]
     if waits:
         wait = max(1, math.ceil(max(waits)))
         raise OAuthError(
@@ -154,7 +148,8 @@ def authenticate_client(request: HttpRequest, form: dict[str, str]) -> Client:
         client_id=credentials.client_id, secret=credentials.secret
     )
     if client is None:
-        _record_failures(throttles)
+        for throttle in throttles:
+            throttle.record_failure()
         # An unknown id is not logged: it may be a secret pasted in the wrong field.
         known = Client.objects.filter(client_id=credentials.client_id).exists()
         logger.info(
@@ -163,11 +158,3 @@ def authenticate_client(request: HttpRequest, form: dict[str, str]) -> Client:
         )
         raise invalid_client("Client authentication failed.", basic=credentials.basic)
     return client
-
-
-def _record_failures(throttles: list[LoginFailureThrottle]) -> None:
-    try:
-        for throttle in throttles:
-            throttle.record_failure()
-    except Exception as exc:  # any cache backend's failure
-        logger.warning("Client throttle unavailable (%s)", type(exc).__name__)

@@ -7,7 +7,9 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.test import Client
 from prometheus_client import REGISTRY
 
@@ -18,7 +20,7 @@ from gateway_project.identity.tokens import access_token_for
 from gateway_project.proxy.upstreams import proxy_config
 from tests.e2e.test_proxy_fakes import RecordingUpstream, SilentUpstream, dead_url
 from tests.gateway.conftest import PASSWORD
-from tests.gateway.test_hostile import claims, expired, signed, unknown_kid
+from tests.gateway.test_hostile import claims, signed
 
 pytestmark = pytest.mark.django_db
 
@@ -154,13 +156,29 @@ def test_nothing_is_counted_with_metrics_off(client, bearer, settings):
 
 
 # -- edge rejections -------------------------------------------------------------------
+def access_claims(**extra) -> dict:
+    """Claims of an access token (RFC 9068: ``typ: at+jwt``), with ``extra``."""
+    return claims(token_type="access", **extra)
+
+
+def expired_access() -> str:
+    past = int(time.time()) - 3600
+    return signed(access_claims(iat=past - 600, exp=past), typ="at+jwt")
+
+
+def unknown_kid_access() -> str:
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    headers = {"kid": "unknown", "typ": "at+jwt"}
+    return jwt.encode(access_claims(), stranger, "RS256", headers=headers)
+
+
 @pytest.mark.parametrize(
     ("make", "reason"),
     [
-        (expired, "expired"),
-        (unknown_kid, "unknown_key"),
+        (expired_access, "expired"),
+        (unknown_kid_access, "unknown_key"),
         (
-            lambda: signed(claims(token_type="access", aud=["billing"])),
+            lambda: signed(access_claims(aud=["billing"]), typ="at+jwt"),
             "invalid_claims",
         ),
         (lambda: "not.a.token", "malformed"),
@@ -307,7 +325,7 @@ def test_switched_off_it_is_a_404(client, settings):
     settings.METRICS_ENABLED = False
     response = client.get("/metrics")
     assert response.status_code == 404
-    assert response.json() == {"detail": "Not found."}
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}
 
 
 def test_the_proxy_never_answers_metrics_paths(client, upstream, bearer):

@@ -42,4 +42,7 @@ def test_any_other_error_is_still_a_bare_500(as_alice, failing_queryset):
     as_alice.raise_request_exception = False
     response = as_alice.get("/api/orders/")
     assert response.status_code == 500
-    assert response.json() == {"detail": "Internal server error."}
+    assert response.json() == {
+        "detail": "Internal server error.",
+        "code": "server_error",
+    }
