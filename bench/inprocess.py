@@ -18,6 +18,7 @@ the same whatever the application does): this measures the application.
 from __future__ import annotations
 
 import argparse
+import atexit
 import cProfile
 import io
 import json
@@ -90,8 +91,10 @@ def start_fake(port: int, jwks: str) -> subprocess.Popen:
     process = subprocess.Popen(
         [sys.executable, "-c", _FAKE_SERVER, str(port), jwks],
         stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         text=True,
     )
+    atexit.register(process.kill)  # also when the setup fails half-way
     assert process.stdout is not None
     process.stdout.readline()
     return process
