@@ -604,7 +604,8 @@ def report(
     print(harness.format_headline({**headline, **gateway_cpu}))
     print(
         "service auth (orders settings): verify one token "
-        f"{verify_us} us via {auth.get('authenticator')}, PyJWT decode alone "
+        f"{verify_us} us via {auth.get('authenticator')} (seen before: "
+        f"{auth.get('verify_cached_us')} us), PyJWT decode alone "
         f"{auth.get('pyjwt_verify_us')} us; per 100 authentications: "
         f"{queries} DB queries, {auth.get('network_connects')} network connects"
     )
