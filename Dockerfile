@@ -4,7 +4,7 @@
 #   docker run ... access-token orders        (or customers)
 #   docker run ... --entrypoint python access-token manage.py migrate \
 #       --settings=orders_service.settings
-# Configuration comes from the environment only (README "Production").
+# Configuration comes from the environment only (docs/configuration.md).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -17,8 +17,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# The dependency layer only changes with the runtime requirements (no test tools).
+# The dependency layer only changes with the runtime requirements (no test tools)
+# and shared_auth, which they install from its own pyproject.toml (-e ./shared_auth).
 COPY requirements-runtime.txt .
+COPY shared_auth/ shared_auth/
 RUN pip install -r requirements-runtime.txt
 
 COPY . .

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from common.services import SERVICES
 from shared_auth.checks import INSECURE_TOKEN_PREFIX
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -130,8 +131,13 @@ ORDERS_CLIENT_ID = os.environ.get("ORDERS_CLIENT_ID", "orders")
 ORDERS_CLIENT_SECRET = os.environ.get("ORDERS_CLIENT_SECRET") or _dev_secret(
     "orders_client_secret", prefix=INSECURE_TOKEN_PREFIX
 )
-ORDERS_SERVICE_URL = os.environ.get("ORDERS_SERVICE_URL", "http://127.0.0.1:8001")
-CUSTOMERS_SERVICE_URL = os.environ.get("CUSTOMERS_SERVICE_URL", "http://127.0.0.1:8002")
+# Each service's base URL, <NAME>_SERVICE_URL (common/services.py lists them).
+SERVICE_URLS = {
+    name: os.environ.get(f"{name.upper()}_SERVICE_URL", f"http://127.0.0.1:{port}")
+    for name, port in SERVICES.items()
+}
+ORDERS_SERVICE_URL = SERVICE_URLS["orders"]
+CUSTOMERS_SERVICE_URL = SERVICE_URLS["customers"]
 # Peers whose X-Forwarded-Host/-Proto are honoured (shared_auth.forwarded): the
 # services trust the gateway's address; the gateway sets its own (none).
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "127.0.0.1,::1")

@@ -1,4 +1,4 @@
-"""Readiness of the gateway: its database and both upstream services."""
+"""Readiness of the gateway: its database and every upstream service."""
 
 import logging
 
@@ -27,15 +27,14 @@ def _upstream_ok(base_url: str) -> bool:
 
 
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Return 200 when the database and both upstreams answer, else 503 naming
+    """Return 200 when the database and every upstream answer, else 503 naming
     them; 503 at once while draining (``common.draining``)."""
     draining = draining_response()
     if draining is not None:
         return draining
     checks = {
         "database": database_ok(),
-        "orders": _upstream_ok(settings.ORDERS_SERVICE_URL),
-        "customers": _upstream_ok(settings.CUSTOMERS_SERVICE_URL),
+        **{name: _upstream_ok(url) for name, url in settings.SERVICE_URLS.items()},
     }
     down = sorted(name for name, ok in checks.items() if not ok)
     if down:

@@ -16,5 +16,7 @@ urlpatterns = [
     *common_urlpatterns,
     path("", include("gateway_project.identity.urls")),
     path("", include("gateway_project.oauth.urls")),
+    # Before the proxy's /api/ catch-all: /api/docs/ and /api/schema/.
+    path("", include("gateway_project.portal.urls")),
     path("", include("gateway_project.proxy.urls")),
 ]

@@ -5,6 +5,7 @@ run (e.g. ``-x`` or ``-k name``); ``SUITES=gateway,e2e`` picks suites.
 """
 
 import os
+import runpy
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -13,12 +14,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 REPORTS = ROOT / "var" / "test-reports"
 
+# The services of common/services.py, one suite each (tests/<name>).
+SERVICES = runpy.run_path(str(ROOT / "common" / "services.py"))["SERVICES"]
+
 # suite directory -> pytest arguments selecting its Django settings
 SUITES = {
     "shared_auth": ["--ds=tests.shared_auth.settings"],
     "gateway": ["--ds=gateway_project.settings"],
-    "orders": ["--ds=orders_service.settings"],
-    "customers": ["--ds=customers_service.settings"],
+    **{name: [f"--ds={name}_service.settings"] for name in SERVICES},
     "e2e": ["-p", "no:django"],
     "deploy": ["-p", "no:django"],
 }

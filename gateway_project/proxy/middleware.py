@@ -5,7 +5,7 @@ such a request never reads the session, the CSRF cookie, ``request.user`` or
 messages, and ``/api/`` is never a static file: it goes straight to the proxy
 view, without URL resolution and without the WhiteNoise, session, CSRF,
 authentication and messages middleware (a third of the gateway's time per
-proxied request; README "Performance"). Every other request, session callers
+proxied request; docs/performance.md). Every other request, session callers
 included, takes the whole chain.
 """
 
@@ -19,6 +19,8 @@ from gateway_project.proxy.views import proxy
 from shared_auth.authentication import JWTAuthentication
 
 PREFIX = "/api/"
+# The gateway's own pages under /api/ (the portal), never proxied.
+OWN_PATHS = ("/api/docs/", "/api/schema/")
 # What the whole chain runs below this middleware that touches a proxied
 # response (Content-Length of the gateway's own answers, the APPEND_SLASH and
 # user-agent rules, X-Frame-Options), outermost first, as in MIDDLEWARE.
@@ -33,7 +35,8 @@ Handler = Callable[[HttpRequest], HttpResponseBase]
 
 def is_bearer_api_request(request: HttpRequest) -> bool:
     """Return True for an ``/api/`` request whose credential is a bearer token."""
-    if not request.path_info.startswith(PREFIX):
+    path = request.path_info
+    if not path.startswith(PREFIX) or path in OWN_PATHS:
         return False
     scheme = request.META.get("HTTP_AUTHORIZATION", "").split(None, 1)
     return bool(scheme) and scheme[0].lower() == _BEARER

@@ -5,14 +5,12 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.kustomize import render
+from tests.e2e.stack import projects_of
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "deploy" / "k8s"
-PROJECTS = {
-    "gateway": "gateway_project",
-    "orders": "orders_service",
-    "customers": "customers_service",
-}
+# The gateway and the services of common/services.py.
+PROJECTS = projects_of(ROOT)
 
 
 @pytest.fixture(scope="session")

@@ -382,11 +382,13 @@ def test_network_policy(by_kind):
     # the reconciler (the orders client's token).
     assert allowed_sources(by_kind, web_pods["gateway"]) == {
         f"namespace:{INGRESS_CONTROLLER_NAMESPACE}",
-        "Deployment:orders",
-        "Deployment:customers",
+        *(f"Deployment:{name}" for name in PROJECTS if name != "gateway"),
         scraper,
         "CronJob:orders-reconcile-reservations",
     }
+    # Any other service (manage.py startservice): only the gateway.
+    for name in set(PROJECTS) - {"gateway", "orders", "customers"}:
+        assert allowed_sources(by_kind, web_pods[name]) == {"Deployment:gateway"}
 
 
 def test_every_pod_is_isolated_and_migration_pods_accept_nothing(by_kind):

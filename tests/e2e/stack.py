@@ -1,4 +1,4 @@
-"""A real stack for end-to-end tests: three gunicorn processes on free ports.
+"""A real stack for end-to-end tests: one gunicorn process per project, free ports.
 
 Each stack gets its own temporary directory (keys, logs, SQLite files) or its own
 temporary PostgreSQL databases, created here and dropped by ``close()``.
@@ -7,6 +7,7 @@ temporary PostgreSQL databases, created here and dropped by ``close()``.
 from __future__ import annotations
 
 import os
+import runpy
 import signal
 import socket
 import subprocess
@@ -19,16 +20,27 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECTS = {
-    "gateway": "gateway_project",
-    "orders": "orders_service",
-    "customers": "customers_service",
-}
-DB_ENV = {
-    "gateway": "GATEWAY_DATABASE_URL",
-    "orders": "ORDERS_DATABASE_URL",
-    "customers": "CUSTOMERS_DATABASE_URL",
-}
+
+
+def projects_of(root: Path) -> dict[str, str]:
+    """Return ``{name: package}``: the gateway and the services of ``root``.
+
+    The services are those of ``root``'s ``common/services.py`` (a copy of the
+    repository may have more, see ``startservice``).
+    """
+    services = runpy.run_path(str(root / "common" / "services.py"))["SERVICES"]
+    return {
+        "gateway": "gateway_project",
+        **{name: f"{name}_service" for name in services},
+    }
+
+
+def database_env(name: str) -> str:
+    """Return the variable holding project ``name``'s database URL."""
+    return f"{name.upper()}_DATABASE_URL"
+
+
+PROJECTS = projects_of(ROOT)
 POSTGRES_ADMIN_DSN = os.environ.get(
     "E2E_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -55,10 +67,12 @@ def _postgres(sql: str) -> None:
 
 @dataclass
 class Stack:
-    """Gateway, orders and customers as real gunicorn processes.
+    """The gateway and the services as real gunicorn processes.
 
     ``url(name)`` gives a project's base URL; ``stop(name)`` and ``start(name)``
     take one down and bring it back on the same port (for fault tests).
+    ``root`` is the repository to run (default: this one) and ``projects`` its
+    ``{name: package}`` (default: ``projects_of(root)``).
     """
 
     workdir: Path
@@ -66,9 +80,12 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    root: Path = ROOT
+    projects: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.ports = self.ports or {name: free_port() for name in PROJECTS}
+        self.projects = self.projects or projects_of(self.root)
+        self.ports = self.ports or {name: free_port() for name in self.projects}
         self.tag = f"e2e_{uuid.uuid4().hex[:8]}"
         self.env = self._environment()
 
@@ -87,14 +104,14 @@ class Stack:
             DJANGO_DEBUG="0",
             JWT_ISSUER=self.url("gateway"),
             JWT_SIGNING_KEYS_DIR=str(self.workdir / "keys"),
-            ORDERS_SERVICE_URL=self.url("orders"),
-            CUSTOMERS_SERVICE_URL=self.url("customers"),
             PYTHONUNBUFFERED="1",
             # The revocation feed's credential, shared by the gateway and services.
             REVOCATION_FEED_TOKEN="e2e-feed-" + uuid.uuid4().hex,
         )
-        for name in PROJECTS:
-            env[DB_ENV[name]] = self._database_url(name)
+        for name in self.projects:
+            env[database_env(name)] = self._database_url(name)
+            if name != "gateway":
+                env[f"{name.upper()}_SERVICE_URL"] = self.url(name)
         env.update(self.extra_env)
         return env
 
@@ -108,9 +125,9 @@ class Stack:
                 sys.executable,
                 "manage.py",
                 *args,
-                f"--settings={PROJECTS[name]}.settings",
+                f"--settings={self.projects[name]}.settings",
             ],
-            cwd=ROOT,
+            cwd=self.root,
             env={**self.env, **env},
             capture_output=True,
             text=True,
@@ -121,10 +138,10 @@ class Stack:
         return result.stdout
 
     def setup(self) -> Stack:
-        """Create the databases, migrate them, seed the demo users, start all three."""
+        """Create the databases, migrate them, seed the demo users, start them all."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         if self.database == "postgres":
-            for name in PROJECTS:
+            for name in self.projects:
                 _postgres(f'CREATE DATABASE "{self.tag}_{name}"')
         migrations = [
             subprocess.Popen(
@@ -137,17 +154,17 @@ class Stack:
                     "0",
                     f"--settings={module}.settings",
                 ],
-                cwd=ROOT,
+                cwd=self.root,
                 env=self.env,
             )
-            for module in PROJECTS.values()
+            for module in self.projects.values()
         ]
         if any(proc.wait(timeout=180) for proc in migrations):
             raise RuntimeError("migrate failed")
         self.manage("gateway", "seed_demo", DJANGO_DEBUG="1")
-        for name in PROJECTS:
+        for name in self.projects:
             self.start(name, wait=False)
-        for name in PROJECTS:
+        for name in self.projects:
             self.wait_healthy(name)
         return self
 
@@ -157,7 +174,7 @@ class Stack:
 
     def start(self, name: str, wait: bool = True) -> None:
         """Start project ``name`` under gunicorn on its port."""
-        module = PROJECTS[name]
+        module = self.projects[name]
         log = open(self.log_path(name), "ab")  # noqa: SIM115 - owned by the process
         self.processes[name] = subprocess.Popen(
             [
@@ -173,7 +190,7 @@ class Stack:
                 "--threads",
                 self.env.get("E2E_THREADS", "8"),
             ],
-            cwd=ROOT,
+            cwd=self.root,
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -212,7 +229,7 @@ class Stack:
         for name in list(self.processes):
             self.stop(name)
         if self.database == "postgres":
-            for name in PROJECTS:
+            for name in self.projects:
                 _postgres(f'DROP DATABASE IF EXISTS "{self.tag}_{name}" WITH (FORCE)')
 
     # -- helpers -----------------------------------------------------------------
