@@ -102,14 +102,56 @@ class Server:
                 start_new_session=True,
             )
 
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        """Wait until both workers answer /healthz."""
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Wait until both workers poll the listening socket (their app loaded)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.process.poll() is None:
-            if len(self.workers()) == 2 and all(self.get("/healthz") for _ in "ab"):
+            workers = self.workers()
+            if (
+                len(workers) == 2
+                and all(self.polls_listener(pid) for pid in workers)
+                and self.get("/healthz")
+            ):
                 return
             time.sleep(0.1)
         raise RuntimeError(f"gunicorn did not start:\n{self.log.read_text()}")
+
+    def polls_listener(self, pid: int) -> bool:
+        """Return True if worker ``pid``'s poller watches the listening socket.
+
+        A worker registers it once its application is loaded; before that,
+        the other worker would take every connection.
+        """
+        listeners = {
+            inode
+            for port, _, state, inode in tcp_table()
+            if port == self.port and state == TCP_LISTEN
+        }
+        fds = {}
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                fds[fd.name] = os.readlink(fd)
+            except OSError:
+                continue
+        listening = {
+            name
+            for name, target in fds.items()
+            if target in {f"socket:[{inode}]" for inode in listeners}
+        }
+        for name, target in fds.items():
+            if target == "anon_inode:[eventpoll]":
+                try:
+                    info = Path(f"/proc/{pid}/fdinfo/{name}").read_text()
+                except OSError:
+                    continue
+                watched = {
+                    line.split()[1]
+                    for line in info.splitlines()
+                    if line.startswith("tfd:")
+                }
+                if watched & listening:
+                    return True
+        return False
 
     def get(self, path: str) -> bool:
         try:
