@@ -136,8 +136,7 @@ def banner(urls: dict[str, str], order_line: str) -> str:
             f"The stack is up. Gateway: {gateway}",
             f"  Browse the API: {gateway}/api-auth/login/?next=/api/orders/",
             f"  Admin:          {gateway}/admin/",
-            f"  API docs:       {urls['orders']}/api/docs/ (orders), "
-            f"{urls['customers']}/api/docs/ (customers)",
+            f"  API docs:       {gateway}/api/docs/ (every service, via the gateway)",
             f"  Demo users:     {users}",
             f"  alice's order:  {order_line}",
             f"  A token:        {curl}",

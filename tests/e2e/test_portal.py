@@ -66,7 +66,9 @@ def test_one_document_merges_the_services_and_the_gateway(portal_stack: Stack):
     assert flow["tokenUrl"] == f"{portal_stack.url('gateway')}/auth/oauth/token/"
     assert {"orders:read", "customers:write"} <= set(flow["scopes"])
     listing = document["paths"]["/api/orders/"]["get"]
-    assert {"bearerAuth": []} in listing["security"]
+    # The scopes the service checks, on the bearer scheme and its OAuth twin.
+    assert {"bearerAuth": ["orders:read"]} in listing["security"]
+    assert {"oauth2": ["orders:read"]} in listing["security"]
     # Every $ref points at a component the document holds.
     refs = set()
 
