@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from concurrent.futures import Future
 from types import FrameType
 
@@ -38,14 +39,23 @@ from common.draining import draining_start, is_draining
 logger = logging.getLogger(__name__)
 
 
+# The longest a busy worker leaves a waiting connection to the others: then it
+# accepts one itself (a saturated stack would otherwise starve the backlog).
+MAX_ACCEPT_DELAY = 0.01
+
+
 class ThreadWorker(GunicornThreadWorker):
-    """gunicorn's gthread worker that accepts only with a thread free."""
+    """gunicorn's gthread worker that accepts only with a thread free, or once
+    a connection has waited ``MAX_ACCEPT_DELAY`` for one."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         # Jobs submitted to the thread pool and not finished yet. Only the main
         # thread (the poller's) submits and finishes jobs: no lock needed.
         self.jobs = 0
+        # Since when this worker, wanting to accept, has held back for lack of
+        # a free thread (None: not holding back).
+        self.held_since: float | None = None
 
     def enqueue_req(self, conn: TConn) -> None:
         self.jobs += 1
@@ -59,10 +69,24 @@ class ThreadWorker(GunicornThreadWorker):
         self.set_accept_enabled(self.nr_conns < self.worker_connections)
 
     def set_accept_enabled(self, enabled: bool) -> None:
-        """Accept if asked to, still alive and a thread is free."""
-        super().set_accept_enabled(
-            enabled and self.alive and self.jobs < self.cfg.threads
-        )
+        """Accept if asked to and still alive, when a thread is free or after
+        holding back for ``MAX_ACCEPT_DELAY``."""
+        enabled = enabled and self.alive
+        if enabled and self.jobs >= self.cfg.threads:
+            now = time.monotonic()
+            if self.held_since is None:
+                self.held_since = now
+            enabled = now - self.held_since >= MAX_ACCEPT_DELAY
+        else:
+            self.held_since = None
+        super().set_accept_enabled(enabled)
+
+    def wait_for_and_dispatch_events(self, timeout: float) -> None:
+        # While holding back, look again soon (the run loop calls
+        # set_accept_enabled after each wait).
+        if self.held_since is not None:
+            timeout = min(timeout, MAX_ACCEPT_DELAY)
+        super().wait_for_and_dispatch_events(timeout)
 
 
 def drain_seconds() -> float:
