@@ -33,9 +33,12 @@ OBSERVABILITY_VARIANTS: dict[str, dict[str, str]] = {
 TARGET_METRICS_COST_PCT = 5.0
 TARGET_TRACING_COST_PCT = 15.0
 
-# Targets of issue 7, all measured by one run of ``make bench``.
-TARGET_THROUGHPUT_RATIO_C16 = 0.5
-TARGET_ADDED_P50_MS_C1 = 0.8
+# Targets (issue 16), all measured by one run of ``make bench``.
+TARGET_THROUGHPUT_RATIO_C16 = 0.65
+TARGET_ADDED_P50_MS_C1 = 0.6
+TARGET_P99_RATIO_C16 = 1.5
+# Gateway RSS per worker after many proxied requests over its RSS after 1k.
+TARGET_RSS_GROWTH = 1.1
 TARGET_VERIFY_US = 100.0
 
 
@@ -168,6 +171,24 @@ def busiest_share_pct(
     return round(100 * max(used) / total, 1)
 
 
+def parse_vm_rss_kb(status: str) -> int | None:
+    """Return ``VmRSS`` in kB from a /proc/<pid>/status text (None if absent)."""
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return None
+
+
+def rss_growth(before: dict[int, int], after: dict[int, int]) -> float | None:
+    """Return the largest ``after / before`` RSS ratio of the workers in both.
+
+    A worker present in only one snapshot (restarted meanwhile) is left out;
+    None when no worker is in both.
+    """
+    ratios = [after[pid] / before[pid] for pid in after if before.get(pid)]
+    return round(max(ratios), 3) if ratios else None
+
+
 def median(values: Iterable[float]) -> float:
     """Return the median of ``values`` (0.0 for none)."""
     values = list(values)
@@ -216,8 +237,9 @@ def ratios(table: dict[str, dict[int, dict]]) -> dict[str, float | None]:
     """Return the headline ratios and differences against the direct variant.
 
     ``<variant>_to_direct_throughput_c<N>`` is the variant's req/s over the
-    direct req/s; ``<variant>_added_p50_ms_c<N>`` its p50 minus the direct p50.
-    A value is None where either side was not measured.
+    direct req/s; ``<variant>_added_p50_ms_c<N>`` its p50 minus the direct p50;
+    ``<variant>_p99_ratio_c<N>`` its p99 over the direct p99. A value is None
+    where either side was not measured.
     """
     result: dict[str, float | None] = {}
     direct = table.get("direct", {})
@@ -231,6 +253,11 @@ def ratios(table: dict[str, dict[int, dict]]) -> dict[str, float | None]:
             )
             result[f"{variant}_added_p50_ms_c{conns}"] = (
                 round(row["p50_ms"] - base["p50_ms"], 3) if ok else None
+            )
+            result[f"{variant}_p99_ratio_c{conns}"] = (
+                round(row["p99_ms"] / base["p99_ms"], 3)
+                if ok and base["p99_ms"]
+                else None
             )
     return result
 
@@ -281,21 +308,43 @@ def cpu_ratios(table: dict[str, dict[int, dict]]) -> dict[str, float | None]:
 
 
 def targets(
-    headline: dict[str, float | None], verify_us: float | None, queries: int | None
+    headline: dict[str, float | None],
+    verify_us: float | None,
+    queries: int | None,
+    *,
+    lopsided_runs: int | None = None,
+    rss_growth: float | None = None,
 ) -> dict[str, bool | None]:
-    """Return which targets of issue 7 this run met (None: not measured)."""
+    """Return which targets this run met (None: not measured).
+
+    ``lopsided_runs`` counts the runs where one worker of a service took its
+    every connection; ``rss_growth`` is the largest ratio of a gateway worker's
+    RSS after many requests to its RSS after 1k (``rss_growth``).
+    """
 
     def check(value: float | None, ok) -> bool | None:
         return None if value is None else bool(ok(value))
 
     return {
-        "gateway_throughput_c16_at_least_0.5_of_direct": check(
-            headline.get("gateway_to_direct_throughput_c16"),
-            lambda v: v >= TARGET_THROUGHPUT_RATIO_C16,
+        f"gateway_throughput_c16_at_least_{TARGET_THROUGHPUT_RATIO_C16}_of_direct": (
+            check(
+                headline.get("gateway_to_direct_throughput_c16"),
+                lambda v: v >= TARGET_THROUGHPUT_RATIO_C16,
+            )
         ),
-        "gateway_added_p50_c1_at_most_0.8_ms": check(
+        f"gateway_added_p50_c1_at_most_{TARGET_ADDED_P50_MS_C1}_ms": check(
             headline.get("gateway_added_p50_ms_c1"),
             lambda v: v <= TARGET_ADDED_P50_MS_C1,
+        ),
+        f"gateway_p99_c16_at_most_{TARGET_P99_RATIO_C16}x_direct": check(
+            headline.get("gateway_p99_ratio_c16"),
+            lambda v: v <= TARGET_P99_RATIO_C16,
+        ),
+        "no_run_with_one_worker_holding_every_connection": check(
+            lopsided_runs, lambda v: v == 0
+        ),
+        "gateway_rss_per_worker_within_10_pct_after_100k": check(
+            rss_growth, lambda v: v <= TARGET_RSS_GROWTH
         ),
         "verify_one_token_under_100_us": check(
             verify_us, lambda v: v < TARGET_VERIFY_US

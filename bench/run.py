@@ -149,6 +149,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         choices=("gateway", "gateway_post", "direct"),
         help="after the table, profile the gateway (orders for direct) with py-spy",
     )
+    parser.add_argument(
+        "--rss-requests",
+        type=int,
+        default=100_000,
+        help="gateway RSS per worker after 1k and after this many proxied "
+        "requests, on a restarted gateway (0: skip)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep logs and databases")
     args = parser.parse_args(argv)
     args.connections = [int(c) for c in args.connections.split(",") if c]
@@ -296,6 +303,19 @@ def cpu_seconds(roots: dict[str, int]) -> dict[str, float]:
     return result
 
 
+def worker_rss_kb(root: int) -> dict[int, int]:
+    """Return the resident set size (kB) of each direct child (worker) of root."""
+    result = {}
+    for pid in worker_cpu(root):
+        try:
+            rss = harness.parse_vm_rss_kb(Path(f"/proc/{pid}/status").read_text())
+        except OSError:
+            continue
+        if rss is not None:
+            result[pid] = rss
+    return result
+
+
 def worker_cpu(root: int) -> dict[int, float]:
     """Return the CPU ticks so far of each direct child (gunicorn worker) of root."""
     return {
@@ -374,6 +394,49 @@ def measure_all(
                     runner.measure(variant, target, connections, repetition)
                 )
     return measurements
+
+
+def gateway_rss(
+    runner: Runner, stack: Stack, current: Plan, tokens: Tokens, total: int
+) -> dict | None:
+    """Restart the gateway, proxy ``GET /api/orders/{id}/`` through it at 16
+    connections, and return each worker's RSS after 1k and after ``total``
+    requests (with the counts actually reached), and the largest growth.
+    """
+    if "gateway" not in current.urls or total <= 1000:
+        return None
+    stack.stop("gateway")
+    stack.start("gateway")
+    runner.roots["gateway"] = stack.processes["gateway"].pid
+    print(f"gateway RSS: proxying {total} requests on a restarted gateway ...")
+    done = 0
+    snapshots = {}
+    for mark in (1000, total):
+        while done < mark:
+            chunk = 1.0 if mark == 1000 else 10.0
+            result = runner.load(current.target("gateway", tokens.get()), 16, chunk)
+            done += result["requests"]
+            if not result["requests"]:
+                print("!! the gateway answered nothing: RSS check abandoned")
+                return None
+        snapshots[mark] = {
+            "requests": done,
+            "rss_kb": worker_rss_kb(runner.roots["gateway"]),
+        }
+    first, last = snapshots[1000], snapshots[total]
+    growth = harness.rss_growth(first["rss_kb"], last["rss_kb"])
+    for label, snap in (("1k", first), (f"{total // 1000}k", last)):
+        shown = ", ".join(f"{kb / 1024:.1f}" for kb in snap["rss_kb"].values())
+        print(
+            f"  after {label:>5} ({snap['requests']} requests): {shown} MiB per worker"
+        )
+    print(f"  largest growth per worker: {growth}")
+    return {
+        "after_1k": first,
+        "after_total": last,
+        "total_requested": total,
+        "growth": growth,
+    }
 
 
 def service_auth(stack: Stack, token: str) -> dict:
@@ -495,7 +558,9 @@ def machine(wrk: str | None) -> dict:
     }
 
 
-def report(args, info, current, table, headline, auth, measurements, profile) -> dict:
+def report(
+    args, info, current, table, headline, auth, measurements, profile, rss
+) -> dict:
     """Print the results and return them as the JSON document."""
     gateway_rows = table.get("gateway", {})
     gateway_cpu = {
@@ -504,7 +569,19 @@ def report(args, info, current, table, headline, auth, measurements, profile) ->
     }
     verify_us = auth.get("verify_us")
     queries = auth.get("db_queries")
-    met = harness.targets(headline, verify_us, queries)
+    lopsided = [
+        f"{m.variant} c{m.connections} rep {m.repetition + 1}"
+        for m in measurements
+        if m.connections > 1
+        and any(v >= LOPSIDED_PCT for v in m.busiest_worker_pct.values())
+    ]
+    met = harness.targets(
+        headline,
+        verify_us,
+        queries,
+        lopsided_runs=len(lopsided) if measurements else None,
+        rss_growth=rss["growth"] if rss else None,
+    )
     print()
     print(
         f"== make bench: {info['cpu']} x{info['cores']}, load {info['wrk'] or 'python'}"
@@ -518,12 +595,6 @@ def report(args, info, current, table, headline, auth, measurements, profile) ->
     )
     if harness.busiest_other(table) > NOISY_PCT:
         print("!! the machine was busy with other work during this run")
-    lopsided = [
-        f"{m.variant} c{m.connections} rep {m.repetition + 1}"
-        for m in measurements
-        if m.connections > 1
-        and any(v >= LOPSIDED_PCT for v in m.busiest_worker_pct.values())
-    ]
     if lopsided:
         print(
             f"!! one gunicorn worker took {LOPSIDED_PCT}%+ of a service's CPU in: "
@@ -533,7 +604,8 @@ def report(args, info, current, table, headline, auth, measurements, profile) ->
     print(harness.format_headline({**headline, **gateway_cpu}))
     print(
         "service auth (orders settings): verify one token "
-        f"{verify_us} us via {auth.get('authenticator')}, PyJWT decode alone "
+        f"{verify_us} us via {auth.get('authenticator')} (seen before: "
+        f"{auth.get('verify_cached_us')} us), PyJWT decode alone "
         f"{auth.get('pyjwt_verify_us')} us; per 100 authentications: "
         f"{queries} DB queries, {auth.get('network_connects')} network connects"
     )
@@ -571,6 +643,7 @@ def report(args, info, current, table, headline, auth, measurements, profile) ->
             v: {str(c): row for c, row in rows.items()} for v, rows in table.items()
         },
         "runs": [m.as_dict() for m in measurements],
+        "gateway_rss": rss,
         "profile": profile,
     }
 
@@ -629,6 +702,11 @@ def main(argv: list[str]) -> int:
         auth = service_auth(stack, token) if token else {"error": "no token"}
         verify_output = verify_token_script(stack)
         profile = profile_gateway(runner, current, tokens) if args.profile else None
+        rss = (
+            gateway_rss(runner, stack, current, tokens, args.rss_requests)
+            if args.rss_requests
+            else None
+        )
         table = harness.summarize(measurements)
         headline = {
             **harness.ratios(table),
@@ -636,7 +714,7 @@ def main(argv: list[str]) -> int:
             **harness.observability_costs(table),
         }
         document = report(
-            args, info, current, table, headline, auth, measurements, profile
+            args, info, current, table, headline, auth, measurements, profile, rss
         )
         if verify_output:
             print("bench/verify_token.py:\n" + verify_output)

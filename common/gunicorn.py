@@ -14,7 +14,9 @@ if TYPE_CHECKING:
     from gunicorn.arbiter import Arbiter
     from gunicorn.workers.base import Worker
 
-# gthread, draining GUNICORN_DRAIN_SECONDS on SIGTERM (/readyz 503) before it stops.
+# gthread, accepting a connection only with a thread free for it (otherwise one
+# worker could take every connection of a burst: README "Performance") and
+# draining GUNICORN_DRAIN_SECONDS on SIGTERM (/readyz 503) before it stops.
 worker_class = "common.gunicorn_worker.DrainingThreadWorker"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))

@@ -10,11 +10,14 @@ import binascii
 import json
 import logging
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import jwt
+from django.core.signals import setting_changed
 from django.utils.translation import gettext_lazy as _
 from jwt.utils import base64url_decode
 from rest_framework.authentication import BaseAuthentication
@@ -56,6 +59,16 @@ def bearer_credential(request: Any, keyword: str = BEARER) -> str | None:
 
 # Request attribute where a failure's description waits for authenticate_header.
 _ERROR_ATTR = "_shared_auth_error"
+# Tokens this process verified: raw token -> (authentication class, audience,
+# kid, key object, claims). Bounded (emptied when full: a few MB at most) and
+# only valid tokens get in.
+MAX_VERIFIED_TOKENS = 4096
+_verified: dict[str, tuple[type, Any, str, Any, dict[str, Any]]] = {}
+
+
+def _now() -> float:
+    """Return the time to check a remembered token's expiry against (tests swap it)."""
+    return time.time()
 
 
 @dataclass(frozen=True)
@@ -155,7 +168,18 @@ class JWTAuthentication(BaseAuthentication):
         claims, and ``validate_claims`` (token type). ``jku``, ``x5u``, ``jwk``
         and ``x5c`` headers are ignored: keys only ever come from
         ``get_public_key``.
+
+        A token this process verified before, by the same class for the same
+        audience, is not decoded again while ``get_public_key`` returns the same
+        key object for its ``kid`` (the JWKS client makes new ones whenever it
+        fetches or adopts the key set): only its expiry is checked again, with
+        ``LEEWAY``. Its signature, header and claims cannot have changed, and
+        ``nbf``/``iat`` only get older; a settings change forgets them all. The
+        revocation check (``check_revocation``) runs for every request.
         """
+        claims = self._remembered(raw_token)
+        if claims is not None:
+            return claims
         header = self.get_unverified_header(raw_token)
         self.check_header(header)
         key = self.get_public_key(header["kid"])
@@ -178,7 +202,39 @@ class JWTAuthentication(BaseAuthentication):
                 _("Token is invalid."), code="token_not_valid"
             ) from exc
         self.validate_claims(claims)
+        if len(_verified) >= MAX_VERIFIED_TOKENS:
+            _verified.clear()
+        _verified[raw_token] = (
+            type(self),
+            self.get_audience(),
+            header["kid"],
+            key,
+            dict(claims),
+        )
         return claims
+
+    def _remembered(self, raw_token: str) -> dict[str, Any] | None:
+        """Return the claims of ``raw_token`` if this process verified it (this
+        class, this audience) with the key ``get_public_key`` still returns;
+        None if it must be decoded.
+
+        Raise ``AuthenticationFailed`` if it has expired since (or its key is
+        no longer known).
+        """
+        cached = _verified.get(raw_token)
+        if cached is None:
+            return None
+        cls, audience, kid, key, claims = cached
+        if cls is not type(self) or audience != self.get_audience():
+            return None
+        if self.get_public_key(kid) is not key:
+            return None
+        leeway = auth_settings.LEEWAY
+        if isinstance(leeway, timedelta):
+            leeway = leeway.total_seconds()
+        if claims["exp"] <= _now() - leeway:
+            raise AuthenticationFailed(_("Token has expired."), code="token_expired")
+        return dict(claims)
 
     def get_unverified_header(self, raw_token: str) -> dict[str, Any]:
         """Return the token's header; raise ``AuthenticationFailed`` if unreadable.
@@ -297,3 +353,11 @@ class JWTAuthentication(BaseAuthentication):
     def get_user(self, claims: Mapping[str, Any]) -> TokenUser:
         """Return the stateless principal for verified ``claims``."""
         return self.user_class(claims)
+
+
+def _forget_verified(**kwargs: Any) -> None:
+    """Forget the verified tokens when a setting changes (issuer, audience...)."""
+    _verified.clear()
+
+
+setting_changed.connect(_forget_verified)

@@ -6,29 +6,19 @@ the services (holding ``REVOCATION_FEED_TOKEN``) read ``/auth/revocations/``.
 """
 
 import hmac
-import time
 from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
-from django.core.signals import setting_changed
 from django.utils.translation import gettext_lazy as _
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from gateway_project.identity.keys import key_store
-from gateway_project.identity.lifetimes import as_timedelta
 from gateway_project.identity.revocation_memo import memo
 from shared_auth.authentication import JWTAuthentication, bearer_credential
-from shared_auth.conf import auth_settings
 from shared_auth.jwks import UnknownKey
-
-# Tokens this process verified: raw token -> (kid, key object, claims). Bounded:
-# emptied when full (a few MB at most; only valid tokens get in).
-MAX_VERIFIED = 4096
-clock = time.time  # what a cached token's expiry is checked against (tests swap it)
-_verified: dict[str, tuple[str, Any, dict[str, Any]]] = {}
 
 
 class GatewayJWTAuthentication(JWTAuthentication):
@@ -38,33 +28,11 @@ class GatewayJWTAuthentication(JWTAuthentication):
     seen at once), every audience the gateway issues for is accepted, and a
     revocation is seen at once, from memory kept current by a shared revision
     (``identity.revocation_memo``): no query per request. A token already verified
-    by this process is not decoded again while its key is unchanged: only its
-    expiry is checked (its revocation too, as for every token).
+    by this process is not decoded again while its key is unchanged (the key
+    store reloads every key on any change of the keys directory): only its
+    expiry is checked, and its revocation as for every token
+    (``JWTAuthentication.decode``).
     """
-
-    def decode(self, raw_token: str) -> dict[str, Any]:
-        """Return the verified claims of ``raw_token`` (``JWTAuthentication.decode``).
-
-        Raise ``AuthenticationFailed`` as it does; a token verified before with
-        the same key object (the key store reloads all of them on any change of
-        the keys directory) is only checked for expiry, with ``LEEWAY``.
-        """
-        cached = _verified.get(raw_token)
-        if cached is not None:
-            kid, key, claims = cached
-            leeway = as_timedelta(auth_settings.LEEWAY).total_seconds()
-            if key_store.verifying_jwk(kid) is key:
-                if claims["exp"] <= clock() - leeway:
-                    raise AuthenticationFailed(
-                        _("Token has expired."), code="token_expired"
-                    )
-                return dict(claims)
-        claims = super().decode(raw_token)
-        kid = self.get_unverified_header(raw_token)["kid"]
-        if len(_verified) >= MAX_VERIFIED:
-            _verified.clear()
-        _verified[raw_token] = (kid, key_store.verifying_jwk(kid), dict(claims))
-        return claims
 
     def get_public_key(self, kid: str) -> Any:
         """Return the ``PyJWK`` for ``kid``; raise ``AuthenticationFailed`` if none."""
@@ -87,14 +55,6 @@ class GatewayJWTAuthentication(JWTAuthentication):
             raise AuthenticationFailed(
                 _("Token has been revoked."), code="token_revoked"
             )
-
-
-def _forget_verified(**kwargs: Any) -> None:
-    """Drop the verified tokens when a setting changes (issuer, audience: tests)."""
-    _verified.clear()
-
-
-setting_changed.connect(_forget_verified)
 
 
 class FeedClient:

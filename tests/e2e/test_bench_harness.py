@@ -123,24 +123,59 @@ def test_ratios_against_direct():
     assert headline["gateway_added_p50_ms_c1"] == 0.7
     assert headline["gateway_to_direct_throughput_c1"] == 0.5
     assert headline["gateway_added_p50_ms_c16"] == 6.5
+    assert headline["gateway_p99_ratio_c16"] == round(12.5 / 6.0, 3)
+    assert headline["gateway_p99_ratio_c1"] == round(1.6 / 0.9, 3)
     assert headline["nginx_to_direct_throughput_c16"] is None
+    assert headline["nginx_p99_ratio_c16"] is None
 
 
 def test_targets_met_missed_and_unmeasured():
     met = harness.targets(
-        {"gateway_to_direct_throughput_c16": 0.5, "gateway_added_p50_ms_c1": 0.81},
+        {
+            "gateway_to_direct_throughput_c16": 0.65,
+            "gateway_added_p50_ms_c1": 0.61,
+            "gateway_p99_ratio_c16": 1.5,
+        },
         verify_us=None,
         queries=0,
+        lopsided_runs=1,
     )
 
     assert met == {
-        "gateway_throughput_c16_at_least_0.5_of_direct": True,
-        "gateway_added_p50_c1_at_most_0.8_ms": False,
+        "gateway_throughput_c16_at_least_0.65_of_direct": True,
+        "gateway_added_p50_c1_at_most_0.6_ms": False,
+        "gateway_p99_c16_at_most_1.5x_direct": True,
+        "no_run_with_one_worker_holding_every_connection": False,
+        "gateway_rss_per_worker_within_10_pct_after_100k": None,
         "verify_one_token_under_100_us": None,
         "service_auth_zero_db_queries": True,
         "metrics_cost_c16_under_5_pct": None,
         "tracing_cost_c16_under_15_pct": None,
     }
+
+
+@pytest.mark.parametrize(
+    ("growth", "expected"), [(1.1, True), (1.101, False), (0.9, True)]
+)
+def test_rss_target_allows_ten_percent_growth(growth, expected):
+    met = harness.targets({}, None, None, rss_growth=growth)
+
+    assert met["gateway_rss_per_worker_within_10_pct_after_100k"] is expected
+
+
+def test_parse_vm_rss_reads_kilobytes():
+    status = "Name:\tgunicorn\nVmHWM:\t  90000 kB\nVmRSS:\t   81234 kB\n"
+
+    assert harness.parse_vm_rss_kb(status) == 81234
+    assert harness.parse_vm_rss_kb("Name:\tkthreadd\n") is None
+
+
+def test_rss_growth_is_the_worst_worker_seen_twice():
+    before = {1: 80_000, 2: 100_000, 3: 50_000}
+    after = {1: 84_000, 2: 120_000, 4: 200_000}  # 3 restarted as 4
+
+    assert harness.rss_growth(before, after) == 1.2
+    assert harness.rss_growth({1: 1}, {2: 1}) is None
 
 
 def test_observability_costs_against_the_gateway_with_metrics_off():

@@ -19,7 +19,6 @@ from django.test import RequestFactory
 from gunicorn.config import Config
 from rest_framework.exceptions import AuthenticationFailed
 
-from gateway_project.identity import authentication as identity_authentication
 from gateway_project.identity import keys
 from gateway_project.identity.authentication import GatewayJWTAuthentication
 from gateway_project.identity.keys import KeyStore
@@ -178,7 +177,7 @@ def test_a_token_is_verified_once_per_process(alice, decodes):
 def test_a_verified_token_still_expires(alice, decodes, monkeypatch):
     token = access_token_for(alice)
     _, verified = verify(token)
-    monkeypatch.setattr(identity_authentication, "clock", lambda: verified["exp"] + 6)
+    monkeypatch.setattr(authentication, "_now", lambda: verified["exp"] + 6)
     with pytest.raises(AuthenticationFailed) as refused:
         verify(token)
     assert refused.value.get_codes() == "token_expired"

@@ -17,6 +17,7 @@ from django.core.cache import cache
 from jwt.algorithms import RSAAlgorithm
 from rest_framework.test import APIClient
 
+from shared_auth import authentication
 from shared_auth.exchange import reset_exchanger
 from shared_auth.jwks import reset_jwks_clients
 from shared_auth.revocation import reset_revocation_clients
@@ -131,13 +132,16 @@ def server() -> Iterator[LocalServer]:
 
 @pytest.fixture(autouse=True)
 def clean_state() -> Iterator[None]:
-    """Each test starts with an empty cache, no in-process keys or revocations."""
+    """Each test starts with an empty cache, no in-process keys, revocations or
+    verified tokens."""
     cache.clear()
     reset_jwks_clients()
     reset_revocation_clients()
+    authentication._verified.clear()
     reset_exchanger()
     yield
     cache.clear()
+    authentication._verified.clear()
     reset_jwks_clients()
     reset_revocation_clients()
     reset_exchanger()

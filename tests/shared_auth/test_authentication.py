@@ -11,10 +11,14 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from django.core.cache import cache
 from jwt.algorithms import ECAlgorithm
+from rest_framework.exceptions import AuthenticationFailed
 
+from shared_auth import authentication
 from shared_auth.authentication import JWTAuthentication
 from shared_auth.context import username_var
+from shared_auth.jwks import reset_jwks_clients
 from tests.shared_auth.conftest import KID, claims, public_jwk
 
 
@@ -384,3 +388,83 @@ def test_subclass_with_in_memory_keys(rf, make_token, rsa_key, server):
         auth.authenticate(rf.get("/", HTTP_AUTHORIZATION=f"Bearer {es_token}"))
     username_var.reset(reset)
     assert server.hits == {}
+
+
+# -- tokens verified once per process ----------------------------------------------
+@pytest.fixture
+def decodes(monkeypatch) -> list[str]:
+    """Record each full verification (PyJWT's decode) of a token."""
+    made: list[str] = []
+    decode = authentication.jwt.decode
+
+    def recording(token, *args, **kwargs):
+        made.append(token)
+        return decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(authentication.jwt, "decode", recording)
+    return made
+
+
+def authenticate(rf, token: str, auth: JWTAuthentication | None = None):
+    request = rf.get("/", HTTP_AUTHORIZATION=f"Bearer {token}")
+    reset = username_var.set("-")
+    try:
+        return (auth or JWTAuthentication()).authenticate(request)
+    finally:
+        username_var.reset(reset)
+
+
+def test_a_token_is_verified_once_per_process(rf, ctx, decodes):
+    token = ctx.token()
+    first, second = authenticate(rf, token), authenticate(rf, token)
+    assert decodes == [token]
+    assert second[1].claims == first[1].claims
+    assert second[0].username == "alice"
+
+
+def test_a_remembered_token_still_expires(rf, ctx, decodes, monkeypatch):
+    token = ctx.token()
+    _, verified = authenticate(rf, token)
+    leeway = 5  # SHARED_AUTH["LEEWAY"]
+    monkeypatch.setattr(authentication, "_now", lambda: verified["exp"] + leeway)
+    with pytest.raises(AuthenticationFailed) as refused:
+        authenticate(rf, token)
+    assert refused.value.get_codes() == "token_expired"
+    assert decodes == [token]
+
+
+def test_a_remembered_token_whose_key_left_the_jwks_is_refused(
+    rf, ctx, attacker_rsa_key
+):
+    token = ctx.token()
+    authenticate(rf, token)
+    ctx.server.serve_jwks(public_jwk(attacker_rsa_key, "key-2"))
+    cache.clear()  # as when the key set's TTL is over: fetched again
+    reset_jwks_clients()
+    with pytest.raises(AuthenticationFailed) as refused:
+        authenticate(rf, token)
+    assert refused.value.get_codes() == "token_not_valid"
+
+
+def test_a_tampered_copy_of_a_remembered_token_is_verified_afresh(rf, ctx):
+    token = ctx.token()
+    authenticate(rf, token)
+    for forged in (tamper_payload(token), flip_signature_byte(token)):
+        with pytest.raises(AuthenticationFailed):
+            authenticate(rf, forged)
+
+
+def test_a_token_remembered_for_one_audience_is_checked_for_another(
+    rf, make_token, rsa_key, decodes
+):
+    class BillingAuthentication(InMemoryKeyAuthentication):
+        def get_audience(self) -> str:
+            return "billing"
+
+    keys = {KID: rsa_key.public_key()}
+    token = make_token(aud=["customers"])
+    authenticate(rf, token, InMemoryKeyAuthentication(keys))
+    with pytest.raises(AuthenticationFailed) as refused:
+        authenticate(rf, token, BillingAuthentication(keys))
+    assert refused.value.get_codes() == "token_not_valid"
+    assert decodes == [token, token]
