@@ -9,15 +9,11 @@ traced one exports its spans to an OTLP/HTTP receiver in this process
 from __future__ import annotations
 
 import subprocess
-import sys
-import time
 from dataclasses import dataclass, field
-
-import requests
 
 from bench.harness import OBSERVABILITY_VARIANTS
 from tests.e2e.otlp import Receiver
-from tests.e2e.stack import ROOT, Stack, free_port
+from tests.e2e.stack import Stack, answers_healthz, free_port, gunicorn
 
 
 @dataclass
@@ -49,40 +45,21 @@ class ExtraGateways:
                 self.receiver = self.receiver or Receiver(keep_spans=False)
                 env["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.receiver.url
             port = free_port()
-            log = open(self.stack.workdir / f"{variant}.log", "ab")  # noqa: SIM115
-            self.processes[variant] = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "-c",
-                    "gateway_project/gunicorn.conf.py",
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "--workers",
-                    env.get("E2E_WORKERS", "1"),
-                    "--threads",
-                    env.get("E2E_THREADS", "8"),
-                ],
-                cwd=ROOT,
+            self.processes[variant] = gunicorn(
+                "gateway_project",
+                f"127.0.0.1:{port}",
                 env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+                log_path=self.stack.workdir / f"{variant}.log",
+                workers=env.get("E2E_WORKERS", "1"),
+                threads=env.get("E2E_THREADS", "8"),
             )
-            log.close()
             self.urls[variant] = f"http://127.0.0.1:{port}"
         for variant in self.processes:
             self._wait(variant)
 
     def _wait(self, variant: str) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{self.urls[variant]}/healthz", timeout=1).ok:
-                    return
-            except requests.RequestException:
-                time.sleep(0.1)
+        if answers_healthz(self.urls[variant], self.processes[variant]):
+            return
         raise RuntimeError(f"the {variant} gateway did not start")
 
     def spans_received(self) -> int:

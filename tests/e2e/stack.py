@@ -58,6 +58,55 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def gunicorn(
+    module: str,
+    bind: str,
+    *,
+    env: dict[str, str],
+    log_path: Path,
+    workers: str = "1",
+    threads: str | None = "8",
+    root: Path = ROOT,
+) -> subprocess.Popen:
+    """Start project ``module``'s gunicorn (its ``gunicorn.conf.py``) on ``bind``.
+
+    It runs in its own session (``os.killpg`` stops it with its workers) and
+    appends its output to ``log_path``. ``threads=None`` keeps the conf's.
+    """
+    command = [
+        sys.executable,
+        *("-m", "gunicorn", "-c", f"{module}/gunicorn.conf.py"),
+        *("--bind", bind, "--workers", workers),
+    ]
+    if threads is not None:
+        command += ["--threads", threads]
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            command,
+            cwd=root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def answers_healthz(url: str, process: subprocess.Popen, timeout: float = 30.0) -> bool:
+    """Return True once ``url``/healthz answers 200; False if ``process`` exits
+    or ``timeout`` seconds pass first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            if requests.get(f"{url}/healthz", timeout=1).ok:
+                return True
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    return False
+
+
 def _postgres(sql: str) -> None:
     import psycopg
 
@@ -174,43 +223,21 @@ class Stack:
 
     def start(self, name: str, wait: bool = True) -> None:
         """Start project ``name`` under gunicorn on its port."""
-        module = self.projects[name]
-        log = open(self.log_path(name), "ab")  # noqa: SIM115 - owned by the process
-        self.processes[name] = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                f"{module}/gunicorn.conf.py",
-                "--bind",
-                f"127.0.0.1:{self.ports[name]}",
-                "--workers",
-                self.env.get("E2E_WORKERS", "1"),
-                "--threads",
-                self.env.get("E2E_THREADS", "8"),
-            ],
-            cwd=self.root,
+        self.processes[name] = gunicorn(
+            self.projects[name],
+            f"127.0.0.1:{self.ports[name]}",
             env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            log_path=self.log_path(name),
+            workers=self.env.get("E2E_WORKERS", "1"),
+            threads=self.env.get("E2E_THREADS", "8"),
+            root=self.root,
         )
-        log.close()
         if wait:
             self.wait_healthy(name)
 
     def wait_healthy(self, name: str, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.processes[name].poll() is not None:
-                break
-            try:
-                if requests.get(f"{self.url(name)}/healthz", timeout=1).ok:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
+        if answers_healthz(self.url(name), self.processes[name], timeout):
+            return
         raise RuntimeError(f"{name} did not start:\n{self.log_path(name).read_text()}")
 
     def stop(self, name: str) -> None:

@@ -14,7 +14,6 @@ import json
 import re
 import secrets
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import requests
 from bench.observability import ExtraGateways
 from tests.e2e.conftest import BACKENDS
 from tests.e2e.otlp import Receiver
-from tests.e2e.stack import PROJECTS, ROOT, Stack, free_port
+from tests.e2e.stack import PROJECTS, ROOT, Stack, answers_healthz, free_port, gunicorn
 from tests.e2e.test_proxy import exchange, request_line, statuses
 
 TIMEOUT = 15
@@ -268,39 +267,21 @@ def _outward_address() -> str:
 def _orders_on(stack: Stack, address: str, **env: str) -> tuple[str, subprocess.Popen]:
     """Start one more orders process bound to ``address``; return its URL."""
     port = free_port()
-    log = open(stack.workdir / f"orders-{port}.log", "ab")  # noqa: SIM115
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            "orders_service/gunicorn.conf.py",
-            "--bind",
-            f"{address}:{port}",
-            "--workers",
-            "1",
-        ],
-        cwd=ROOT,
+    process = gunicorn(
+        "orders_service",
+        f"{address}:{port}",
         env={
             **stack.env,
             "DJANGO_ALLOWED_HOSTS": f"{address},127.0.0.1",
             "PROMETHEUS_MULTIPROC_DIR": str(stack.workdir / f"metrics-{port}"),
             **env,
         },
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+        log_path=stack.workdir / f"orders-{port}.log",
+        threads=None,
     )
-    log.close()
     url = f"http://{address}:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/healthz", timeout=1).ok:
-                return url, process
-        except requests.RequestException:
-            time.sleep(0.1)
+    if answers_healthz(url, process):
+        return url, process
     process.kill()
     raise AssertionError(f"orders on {address} did not start")
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import socket
 import subprocess
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ from tests.e2e.proxy_fakes import (
     SilentUpstream,
     dead_url,
 )
-from tests.e2e.stack import ROOT, Stack, free_port
+from tests.e2e.stack import Stack, answers_healthz, free_port, gunicorn
 
 TIMEOUT = 10
 
@@ -84,47 +83,17 @@ def edge(stack: Stack, fakes) -> Edge:
         "GATEWAY_PROXY_MAX_BODY_SIZE": "65536",
     }
     log_path = stack.workdir / f"edge-{port}.log"
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                "gateway_project/gunicorn.conf.py",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "1",
-                "--threads",
-                "8",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = gunicorn(
+        "gateway_project", f"127.0.0.1:{port}", env=env, log_path=log_path
+    )
     edge = Edge(f"http://127.0.0.1:{port}", log_path, process)
     try:
-        _wait_healthy(edge)
+        if not answers_healthz(edge.url, process):
+            raise RuntimeError(f"edge gateway did not start:\n{log_path.read_text()}")
         yield edge
     finally:
         process.terminate()
         process.wait(timeout=15)
-
-
-def _wait_healthy(edge: Edge) -> None:
-    for _ in range(300):
-        if edge.process.poll() is not None:
-            break
-        try:
-            if requests.get(f"{edge.url}/healthz", timeout=1).ok:
-                return
-        except requests.RequestException:
-            pass
-        threading.Event().wait(0.1)
-    raise RuntimeError(f"edge gateway did not start:\n{edge.log.read_text()}")
 
 
 @pytest.fixture(scope="module")
