@@ -27,7 +27,7 @@ seed: migrate ## Create the demo users (idempotent)
 	DJANGO_DEBUG=1 $(PY) manage.py seed_demo
 
 run: seed ## Start gateway :8000, orders :8001, customers :8002 (banner when up)
-	DJANGO_DEBUG=1 WEB_CONCURRENCY=1 $(VENV)/bin/honcho start -f Procfile
+	DJANGO_DEBUG=1 DJANGO_HTTPS=0 WEB_CONCURRENCY=1 $(VENV)/bin/honcho start -f Procfile
 
 demo: install ## With make run going: walk the token story (DEMO_GATEWAY=, DEMO_ORDERS=)
 	$(PY) -m common.demo --gateway $(DEMO_GATEWAY) --orders $(DEMO_ORDERS)

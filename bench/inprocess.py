@@ -294,6 +294,7 @@ def main(argv: list[str]) -> int:
         DJANGO_SETTINGS_MODULE=SETTINGS[args.project],
         VAR_DIR=str(workdir),
         DJANGO_DEBUG="0",
+        DJANGO_HTTPS="0",  # plain http, as the stack
         DJANGO_SECRET_KEY="inprocess-" + uuid.uuid4().hex * 2,
         LOG_LEVEL=os.environ.get("LOG_LEVEL", "INFO"),
     )

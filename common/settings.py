@@ -89,24 +89,33 @@ DEBUG = env_bool("DJANGO_DEBUG")
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or _dev_secret("secret_key", nbytes=50)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 
-# Production over HTTPS (README "Production"; the values used are in
-# deploy/k8s/config.yaml). TLS ends at the Ingress; its X-Forwarded-Proto is
-# honoured from TRUSTED_PROXIES only (shared_auth.forwarded). Every switch is off
-# by default so that `make run` works on plain http.
-SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT")
-# Probes and in-cluster calls (the services fetching the JWKS and polling the
-# revocation feed) come over plain http.
+# HTTPS (docs/configuration.md "HTTPS"). With DEBUG off every switch defaults on,
+# as in production, where TLS ends at the Ingress: its X-Forwarded-Proto is
+# honoured from TRUSTED_PROXIES only (shared_auth.forwarded; there is no
+# SECURE_PROXY_SSL_HEADER, which would believe any client). DJANGO_HTTPS=0 turns
+# the defaults off where a project runs on plain http with DEBUG off (the tests,
+# make bench, the e2e stack); each switch can still be set on its own.
+_https = env_bool("DJANGO_HTTPS", not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", _https)
+# Probes, scrapes and in-cluster calls (the services fetching the JWKS and
+# polling the revocation feed) come over plain http.
 SECURE_REDIRECT_EXEMPT = [
     r"^healthz$",
     r"^readyz$",
+    r"^metrics$",
     r"^\.well-known/",
     r"^auth/revocations/$",
 ]
-SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_SECURE_HSTS_SECONDS", "0"))
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS")
-SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD")
-SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE")
-CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE")
+# As cookiecutter-django: 60 s until the operator raises it (production: a year).
+SECURE_HSTS_SECONDS = int(
+    os.environ.get("DJANGO_SECURE_HSTS_SECONDS") or (60 if _https else 0)
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool(
+    "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", _https
+)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", _https)
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE", _https)
+CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", _https)
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
 # e.g. "security.W008" on the services, which only answer in-cluster plain http.
 SILENCED_SYSTEM_CHECKS = env_list("DJANGO_SILENCED_SYSTEM_CHECKS", "")

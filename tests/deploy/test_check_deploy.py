@@ -1,6 +1,7 @@
 """``manage.py check --deploy`` is clean for the three projects with the
-environment a pod gets (image + ConfigMap + container env + its Secret), while the
-defaults stay those of a laptop: DEBUG off, plain http."""
+environment a pod gets (image + ConfigMap + container env + its Secret); with
+DEBUG off the HTTPS switches default on, and DJANGO_HTTPS=0 (plain http) turns them
+off."""
 
 import os
 import subprocess
@@ -57,9 +58,9 @@ def test_without_the_feed_secret_check_deploy_warns(by_kind, config, tmp_path):
 
 
 def test_defaults_keep_debug_off_and_plain_http(tmp_path):
-    """With no production values, the HTTPS checks and the missing revocation
-    feed credential complain (not DEBUG)."""
-    env = {"PATH": os.environ["PATH"], "VAR_DIR": str(tmp_path)}
+    """With no production values and plain http, the HTTPS checks and the
+    missing revocation feed credential complain (not DEBUG)."""
+    env = {"PATH": os.environ["PATH"], "VAR_DIR": str(tmp_path), "DJANGO_HTTPS": "0"}
     result = check_deploy("orders_service", env)
     assert result.returncode == 1
     for code in ("security.W004", "security.W008", "security.W012", "security.W016"):
@@ -67,3 +68,13 @@ def test_defaults_keep_debug_off_and_plain_http(tmp_path):
     # The credential made in VAR_DIR is this checkout's, not a shared one.
     assert "shared_auth.W001" in result.stderr + result.stdout
     assert "security.W018" not in result.stderr + result.stdout  # DEBUG
+
+
+def test_with_debug_off_the_https_switches_default_on(tmp_path):
+    """No HTTPS variable set: redirect, HSTS and secure cookies are on."""
+    env = {"PATH": os.environ["PATH"], "VAR_DIR": str(tmp_path)}
+    result = check_deploy("orders_service", env)
+    output = result.stderr + result.stdout
+    for code in ("security.W004", "security.W008", "security.W012", "security.W016"):
+        assert code not in output
+    assert "shared_auth.W001" in output  # the only complaint left

@@ -97,7 +97,8 @@ def test_an_unknown_project_is_refused(tmp_path):
 
 def test_the_image_serves_its_collected_static_files(tmp_path):
     """collectstatic as at build, then the entrypoint serves hashed, cached files."""
-    env = image_like_env("orders", tmp_path)
+    # Plain http here, no TLS-terminating proxy in front.
+    env = {**image_like_env("orders", tmp_path), "DJANGO_HTTPS": "0"}
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
         cwd=ROOT,

@@ -151,6 +151,7 @@ class Stack:
             VAR_DIR=str(self.workdir),
             DJANGO_SECRET_KEY="e2e-" + uuid.uuid4().hex * 2,
             DJANGO_DEBUG="0",
+            DJANGO_HTTPS="0",  # plain http: no redirect to https, no Secure cookies
             JWT_ISSUER=self.url("gateway"),
             JWT_SIGNING_KEYS_DIR=str(self.workdir / "keys"),
             PYTHONUNBUFFERED="1",

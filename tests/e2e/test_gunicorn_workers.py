@@ -94,6 +94,7 @@ class Server:
                     "VAR_DIR": str(workdir),
                     "ORDERS_DATABASE_URL": f"sqlite:///{workdir / 'orders.sqlite3'}",
                     "DJANGO_DEBUG": "0",
+                    "DJANGO_HTTPS": "0",
                     "GUNICORN_ACCESSLOG": "/dev/null",
                     **env,
                 },
