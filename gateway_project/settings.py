@@ -136,13 +136,14 @@ REST_FRAMEWORK = {
 }
 
 # -- Proxy: /api/<service>/... forwarded to the services (gateway_project/proxy) --
-# README "Gateway proxy". Path prefix -> upstream base URL; anything else under
-# /api/ is a 404 at the gateway. GATEWAY_PROXY_ROUTES ("prefix=url,...") replaces
-# the table as a whole.
-# By default /api/<name>/ for each service of common/services.py.
+# Read through gateway_project.proxy.conf (its defaults; a bad value is the system
+# check proxy.E001). Path prefix -> upstream base URL; anything else under /api/
+# is a 404 at the gateway. GATEWAY_PROXY_ROUTES ("prefix=url,...") replaces the
+# table as a whole; by default /api/<name>/ for each service of
+# common/services.py. An entry without "=" gets no URL, which the check reports.
 GATEWAY_PROXY = {
     "ROUTES": dict(
-        route.split("=", 1)
+        route.partition("=")[::2]
         for route in env_list(
             "GATEWAY_PROXY_ROUTES",
             ",".join(f"/api/{name}/={url}" for name, url in SERVICE_URLS.items()),

@@ -1,6 +1,6 @@
-"""The routes table (``settings.GATEWAY_PROXY``) and one connection pool per upstream.
+"""The routes table (``GATEWAY_PROXY``, ``proxy.conf``) and one pool per upstream.
 
-Read on first use and kept for the life of the process (each gunicorn worker
+Built on first use and kept for the life of the process (each gunicorn worker
 has its own pools); a change of the setting in tests drops them.
 
 A pooled connection idle for ``POOL_MAX_IDLE`` seconds is closed when next
@@ -18,20 +18,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import urllib3
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
-DEFAULTS: dict[str, Any] = {
-    "ROUTES": {},
-    "CONNECT_TIMEOUT": 3.0,
-    "READ_TIMEOUT": 30.0,
-    "POOL_TIMEOUT": 3.0,
-    "POOL_SIZE": 4,
-    "MAX_BODY_SIZE": 10 * 1024 * 1024,
-    # Below the services' keep-alive (common/gunicorn.py ``keepalive``).
-    "POOL_MAX_IDLE": 2.0,
-}
+from gateway_project.proxy.conf import DEFAULTS, proxy_settings
 
 
 def _monotonic() -> float:
@@ -118,40 +107,35 @@ class ProxyRoutes:
         return None
 
 
-def _upstream(prefix: str, base_url: str, options: dict[str, Any]) -> Upstream:
-    if not (prefix.startswith("/") and prefix.endswith("/")):
-        raise ImproperlyConfigured(
-            f"GATEWAY_PROXY['ROUTES'] prefix {prefix!r} must start and end with '/'."
-        )
+def _upstream(prefix: str, base_url: str) -> Upstream:
+    """Return the route ``prefix`` -> ``base_url`` (checked: ``proxy.E001``)."""
     parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ImproperlyConfigured(
-            f"GATEWAY_PROXY['ROUTES'] upstream {base_url!r} is not an http(s) URL."
-        )
     https = parts.scheme == "https"
     pool = (IdleLimitedHTTPSPool if https else IdleLimitedHTTPPool)(
         parts.hostname,
         parts.port or (443 if https else 80),
-        maxsize=options["POOL_SIZE"],
+        maxsize=int(proxy_settings.POOL_SIZE),
         block=True,
         retries=False,
     )
-    pool.max_idle = float(options["POOL_MAX_IDLE"])
+    pool.max_idle = float(proxy_settings.POOL_MAX_IDLE)
     return Upstream(prefix, base_url, parts.path.rstrip("/"), pool)
 
 
 @functools.cache
 def proxy_config() -> ProxyRoutes:
-    """Return the proxy configuration, built from the settings on first call."""
-    options = {**DEFAULTS, **getattr(settings, "GATEWAY_PROXY", {})}
-    routes = sorted(options["ROUTES"].items(), key=lambda item: -len(item[0]))
+    """Return the proxy configuration, built from ``proxy_settings`` on first call.
+
+    Raise ``ImproperlyConfigured`` for a bad value (``proxy.E001``).
+    """
+    routes = sorted(proxy_settings.ROUTES.items(), key=lambda item: -len(item[0]))
     return ProxyRoutes(
-        upstreams=tuple(_upstream(p, url, options) for p, url in routes),
+        upstreams=tuple(_upstream(prefix, url) for prefix, url in routes),
         timeout=urllib3.Timeout(
-            connect=options["CONNECT_TIMEOUT"], read=options["READ_TIMEOUT"]
+            connect=proxy_settings.CONNECT_TIMEOUT, read=proxy_settings.READ_TIMEOUT
         ),
-        pool_timeout=options["POOL_TIMEOUT"],
-        max_body_size=options["MAX_BODY_SIZE"],
+        pool_timeout=proxy_settings.POOL_TIMEOUT,
+        max_body_size=int(proxy_settings.MAX_BODY_SIZE),
     )
 
 
