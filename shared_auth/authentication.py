@@ -13,7 +13,6 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import jwt
@@ -25,7 +24,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from shared_auth import metrics
-from shared_auth.conf import auth_settings
+from shared_auth.conf import as_seconds, auth_settings
 from shared_auth.context import username_var
 from shared_auth.exceptions import ServiceUnavailable
 from shared_auth.jwks import KeysUnavailable, UnknownKey, get_jwks_client
@@ -229,10 +228,7 @@ class JWTAuthentication(BaseAuthentication):
             return None
         if self.get_public_key(kid) is not key:
             return None
-        leeway = auth_settings.LEEWAY
-        if isinstance(leeway, timedelta):
-            leeway = leeway.total_seconds()
-        if claims["exp"] <= _now() - leeway:
+        if claims["exp"] <= _now() - as_seconds(auth_settings.LEEWAY):
             raise AuthenticationFailed(_("Token has expired."), code="token_expired")
         return dict(claims)
 

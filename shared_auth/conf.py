@@ -3,66 +3,12 @@
 Nothing is read at import time: the first attribute access reads
 ``settings.SHARED_AUTH``, and any change to it (or to ``JWT_ISSUER`` /
 ``JWT_JWKS_URL``), for example through ``override_settings`` or pytest-django's
-``settings`` fixture, clears the cached values.
-
-Keys (all optional except ``AUDIENCE``):
-
-``AUDIENCE``
-    This service's own name; a token's ``aud`` must contain it. Required.
-``ISSUER``
-    The expected ``iss``; default ``settings.JWT_ISSUER``.
-``JWKS_URL``
-    Where the public keys are published; default ``settings.JWT_JWKS_URL``.
-``ALGORITHMS``
-    Allow-list of asymmetric algorithms (never ``HS*`` or ``none``).
-``LEEWAY``
-    Seconds of clock skew allowed on ``exp``/``nbf``/``iat``.
-``ACCESS_TOKEN_TYPES``
-    The header ``typ`` values of an access token (RFC 9068 section 2.1),
-    compared case-insensitively; any other ``typ`` (or none) is refused.
-``TOKEN_TYPE_CLAIM`` / ``ACCESS_TOKEN_TYPE``
-    The claim naming the token type and the value an access token carries
-    (simplejwt's ``token_type`` / ``access``), checked when the claim is there.
-``MAX_TOKEN_LENGTH``
-    Longer bearer tokens are refused before any parsing.
-``JWKS_CACHE_TTL``
-    Seconds the key set is used before it is refreshed.
-``JWKS_MIN_REFETCH_INTERVAL``
-    At most one fetch per this many seconds, whatever triggers it (unknown
-    ``kid``, expiry, a failed fetch).
-``JWKS_TIMEOUT`` / ``SESSION_TIMEOUT``
-    ``(connect, read)`` timeouts in seconds for the JWKS fetch and for the
-    token-propagating session.
-``CACHE_ALIAS``
-    The Django cache holding the key set and the revocation list (shared by
-    replicas if it is Redis).
-``REVOCATION_URL``
-    The gateway's revocation feed; default ``settings.REVOCATION_FEED_URL``,
-    else ``<ISSUER>/auth/revocations/``.
-``REVOCATION_TOKEN``
-    The feed's credential; default ``settings.REVOCATION_FEED_TOKEN``.
-``REVOCATION_INTERVAL``
-    Seconds between two fetches of the feed (at most one per interval, shared
-    by the replicas of one cache). A revocation reaches the service within
-    about this long.
-``REVOCATION_TIMEOUT``
-    ``(connect, read)`` timeouts in seconds of one fetch.
-``REVOCATION_FAIL_CLOSED`` / ``REVOCATION_MAX_AGE``
-    Off (default): with the feed down, keep using the last list (and log a
-    warning). On: answer 503 while the list is older than ``MAX_AGE`` seconds.
-``TOKEN_URL``
-    The gateway's OAuth token endpoint, where ``ServiceSession`` exchanges the
-    caller's token (RFC 8693); default ``<ISSUER>/auth/oauth/token/``.
-``CLIENT_ID`` / ``CLIENT_SECRET``
-    This service's OAuth client credentials (HTTP Basic at ``TOKEN_URL``).
-    Without them no call to another service carries a caller's identity.
-``EXCHANGE_TIMEOUT``
-    ``(connect, read)`` timeouts in seconds of one exchange.
-``EXCHANGE_CACHE_SIZE`` / ``EXCHANGE_EXPIRY_MARGIN``
-    How many exchanged tokens a process keeps (per subject token, audience
-    and scope), and how many seconds before its expiry one is exchanged anew.
+``settings`` fixture, clears the cached values. Every key, its default and its
+meaning: shared_auth/README.md ("Settings"), the reference docs/configuration.md
+points to; the token exchange keys are in docs/delegation.md ("Settings").
 """
 
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -160,6 +106,15 @@ class SharedAuthSettings(APISettings):
 
 
 REQUIRED = ("AUDIENCE", "ISSUER", "JWKS_URL", "REVOCATION_URL", "TOKEN_URL")
+
+
+def as_seconds(value: float | timedelta | None) -> float:
+    """Return a duration setting in seconds, whichever way it is set.
+
+    ``LEEWAY`` (shared_auth's and simplejwt's) takes seconds or a ``timedelta``,
+    as PyJWT's ``leeway`` does; None is no time.
+    """
+    return value.total_seconds() if isinstance(value, timedelta) else value or 0
 
 
 def setting_error(attr: str, value: Any) -> str | None:
