@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.conf import settings
 from django.core import checks
 
 
@@ -10,21 +9,11 @@ class IdentityConfig(AppConfig):
     label = "identity"
 
     def ready(self) -> None:
+        from gateway_project.identity import checks as identity_checks
         from gateway_project.identity import signals
 
-        checks.register(check_signing_algorithm, checks.Tags.security)
+        checks.register(identity_checks.check_signing_algorithm, checks.Tags.security)
+        checks.register(identity_checks.check_audience, checks.Tags.security)
+        checks.register(identity_checks.check_lifetimes, checks.Tags.security)
+        checks.register(identity_checks.check_jwks_max_age)
         signals.connect()
-
-
-def check_signing_algorithm(**kwargs: object) -> list[checks.CheckMessage]:
-    """Refuse to start with a signing algorithm the key store cannot make."""
-    from gateway_project.identity.keys import SUPPORTED_ALGORITHMS
-
-    if settings.JWT_SIGNING_ALGORITHM in SUPPORTED_ALGORITHMS:
-        return []
-    return [
-        checks.Error(
-            f"JWT_SIGNING_ALGORITHM must be one of {', '.join(SUPPORTED_ALGORITHMS)}.",
-            id="identity.E001",
-        )
-    ]

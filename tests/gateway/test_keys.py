@@ -10,7 +10,7 @@ from django.core.management import call_command
 from jwt.algorithms import RSAAlgorithm
 
 from gateway_project.identity import keys
-from gateway_project.identity.apps import check_signing_algorithm
+from gateway_project.identity.checks import check_signing_algorithm
 from gateway_project.identity.keys import KeyStore, key_store, public_jwk, retention
 
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "k"}
