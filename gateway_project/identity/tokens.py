@@ -25,6 +25,7 @@ import jwt
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.signals import setting_changed
 from django.utils.translation import gettext_lazy as _
 from rest_framework_simplejwt import tokens
 from rest_framework_simplejwt.backends import TokenBackend
@@ -103,6 +104,15 @@ def token_backend() -> KeyStoreTokenBackend:
         leeway=api_settings.LEEWAY,
         json_encoder=api_settings.JSON_ENCODER,
     )
+
+
+def _forget_backend(*, setting: str, **kwargs: Any) -> None:
+    """Build the backend anew when ``SIMPLE_JWT`` changes (``override_settings``)."""
+    if setting == "SIMPLE_JWT":
+        token_backend.cache_clear()
+
+
+setting_changed.connect(_forget_backend)
 
 
 def user_claims(user: AbstractBaseUser) -> dict[str, Any]:

@@ -126,7 +126,7 @@ def token_exchange(client: Client, form: Mapping[str, str]) -> dict[str, Any]:
         raise OAuthError(
             "invalid_grant", f"The subject token is refused: {exc}"
         ) from exc
-    if subject["exp"] <= tokens.clock():
+    if tokens.has_expired(subject):
         raise OAuthError("invalid_grant", "The subject token has expired.")
     if subject["sub"] == client.client_id:
         raise OAuthError("invalid_grant", "A client cannot exchange its own token.")

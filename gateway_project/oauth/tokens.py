@@ -28,7 +28,11 @@ from shared_auth.conf import auth_settings
 
 # A compact JWS: three base64url parts (RFC 7515 section 7.1).
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
-clock = time.time  # the issuing clock (tests swap it)
+
+
+def _now() -> float:
+    """Return the issuing time in epoch seconds (a seam for tests)."""
+    return time.time()
 
 
 class InvalidToken(Exception):
@@ -57,6 +61,15 @@ def access_token_verify(raw: str, *, check_revocation: bool = True) -> dict[str,
     return claims
 
 
+def has_expired(claims: Mapping[str, Any]) -> bool:
+    """Return True if ``claims``' ``exp`` is past by the issuing clock.
+
+    No leeway: a token issued now, never to outlive these claims, would be born
+    expired.
+    """
+    return claims["exp"] <= _now()
+
+
 def refresh_token_verify(raw: str) -> RefreshToken:
     """Return the refresh token ``raw``; raise ``InvalidToken`` unless valid
     (signature, ``exp``, not blacklisted, subject not revoked)."""
@@ -76,7 +89,7 @@ def access_token_sign(
     ``not_after``, ``jti`` new, ``token_type`` ``access`` (read by verifiers
     that predate RFC 9068's ``typ``).
     """
-    now = clock()
+    now = _now()
     exp = int(now) + int(api_settings.ACCESS_TOKEN_LIFETIME.total_seconds())
     if not_after is not None:
         exp = min(exp, int(not_after))
