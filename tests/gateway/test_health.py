@@ -51,3 +51,13 @@ def test_readyz_is_503_once_draining_before_any_upstream_is_asked(client, monkey
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["code"] == "draining"
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/metrics"])
+def test_probes_and_scrapes_are_not_redirected_to_https(client, settings, path):
+    """With the redirect on (DEBUG off, docs/configuration.md "HTTPS"), kubelet
+    and Prometheus still get their answer over plain http (/readyz: its
+    exemption is tested in tests/deploy/test_https.py)."""
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get("/api/orders/").status_code == 301
+    assert client.get(path).status_code not in (301, 302)
