@@ -1,6 +1,6 @@
 """Delegation end to end: scopes, token exchange per hop, one-token revocation.
 
-Real gunicorn processes (tests/e2e/stack.py) on SQLite and PostgreSQL. The
+Real gunicorn processes (devstack/stack.py) on SQLite and PostgreSQL. The
 orders service is OAuth client ``orders`` (provisioned by ``seed_demo``, its
 secret in ``VAR_DIR``) and reaches customers only with tokens exchanged for
 its caller's; a user's own token can no longer write credit reservations.
@@ -19,7 +19,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.e2e.stack import Stack
+from devstack.stack import Stack
 from tests.e2e.test_story import Api
 
 TIMEOUT = 15

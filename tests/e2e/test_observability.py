@@ -21,9 +21,9 @@ import pytest
 import requests
 
 from bench.observability import ExtraGateways
+from devstack.otlp import Receiver
+from devstack.stack import PROJECTS, ROOT, Stack, answers_healthz, free_port, gunicorn
 from tests.e2e.conftest import BACKENDS
-from tests.e2e.otlp import Receiver
-from tests.e2e.stack import PROJECTS, ROOT, Stack, answers_healthz, free_port, gunicorn
 from tests.e2e.test_proxy import exchange, request_line, statuses
 
 TIMEOUT = 15

@@ -18,9 +18,9 @@ from gateway_project.identity.services import subject_tokens_revoke
 from gateway_project.identity.throttling import LoginFailureThrottle
 from gateway_project.identity.tokens import access_token_for
 from gateway_project.proxy.upstreams import proxy_config
-from tests.e2e.proxy_fakes import RecordingUpstream, SilentUpstream, dead_url
 from tests.gateway.conftest import PASSWORD
 from tests.gateway.test_hostile import claims, signed
+from tests.support.proxy_fakes import RecordingUpstream, SilentUpstream, dead_url
 
 pytestmark = pytest.mark.django_db
 

@@ -8,13 +8,13 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from devstack.stack import free_port
 from orders_service.orders.models import IdempotencyKey, Order
 from orders_service.orders.services import (
     ORDER_ID_NAMESPACE,
     PENDING_STALE_AFTER,
     _fingerprint,
 )
-from tests.e2e.stack import free_port
 
 pytestmark = pytest.mark.django_db
 
