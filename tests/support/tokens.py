@@ -8,6 +8,9 @@
 - ``signed``: claims signed with a test key; ``gateway_signed`` with the gateway's
   own signing key (the gateway suite only).
 - ``forge``: a compact JWS from any header, payload and signature (hostile tokens).
+
+Importing it needs no Django settings (the e2e suite has none); the functions
+that need Django import it when called.
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 
-from shared_auth.user import TokenUser
+if TYPE_CHECKING:  # importing it needs Django's settings; the e2e suite has none
+    from shared_auth.user import TokenUser
 
 ISSUER = "https://issuer.test"
 KID = "key-1"
@@ -35,6 +39,8 @@ def token_user(
     sub: str, username: str, *roles: str, scope: str = LOGIN_SCOPE, **claims: Any
 ) -> TokenUser:
     """Return the principal a verified login token for ``username`` would give."""
+    from shared_auth.user import TokenUser
+
     return TokenUser(
         {
             "sub": sub,
@@ -49,6 +55,8 @@ def token_user(
 
 def delegated(user: TokenUser, actor: str = "orders") -> TokenUser:
     """Return the principal of ``user``'s token exchanged by ``actor``."""
+    from shared_auth.user import TokenUser
+
     return TokenUser(
         {
             **user.token,
@@ -61,6 +69,8 @@ def delegated(user: TokenUser, actor: str = "orders") -> TokenUser:
 
 def machine(client_id: str, scope: str = DELEGATED_SCOPE) -> TokenUser:
     """Return the principal of ``client_id``'s own (client credentials) token."""
+    from shared_auth.user import TokenUser
+
     return TokenUser({"sub": client_id, "client_id": client_id, "scope": scope})
 
 
