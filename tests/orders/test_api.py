@@ -9,6 +9,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from devstack.stack import free_port
+from orders_service.orders import services
+from orders_service.orders.exceptions import CustomersRefused
 from orders_service.orders.models import IdempotencyKey, Order
 from orders_service.orders.services import (
     ORDER_ID_NAMESPACE,
@@ -322,6 +324,49 @@ def test_cancel_while_customers_is_down_keeps_the_order(as_alice, settings):
     assert order.state == Order.State.APPROVED
 
 
+def test_cancel_is_written_before_the_release(as_alice, customers_stub, monkeypatch):
+    """A process killed between the two steps leaves a CANCELLED order still
+    holding credit (the reconciler releases it), never an APPROVED order whose
+    credit is gone."""
+    order_id = create(as_alice).json()["id"]
+    seen = []
+
+    def killed(*, customer_id, order_id):
+        seen.append(Order.objects.get(pk=order_id).state)
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(services.customers, "credit_release", killed)
+    with pytest.raises(SystemExit):
+        as_alice.post(f"{ORDERS}{order_id}/cancel/")
+    assert seen == ["CANCELLED"]
+    assert Order.objects.get(pk=order_id).state == Order.State.CANCELLED
+    assert customers_stub.available(1) == Decimal("90.00")
+
+
+def test_cancel_whose_release_may_have_failed_stays_cancelled(as_alice, customers_stub):
+    order_id = create(as_alice).json()["id"]
+    customers_stub.mode = "error"  # a 500: the release may or may not be applied
+    response = as_alice.post(f"{ORDERS}{order_id}/cancel/")
+    assert response.status_code == 200
+    assert response.json()["state"] == "CANCELLED"
+    assert Order.objects.get(pk=order_id).state == Order.State.CANCELLED
+    # Still held at customers: the reconciler's next pass releases it.
+    assert customers_stub.available(1) == Decimal("90.00")
+
+
+def test_cancel_refused_by_customers_puts_the_order_back(
+    as_alice, customers_stub, monkeypatch
+):
+    order_id = create(as_alice).json()["id"]
+
+    def refused(*, customer_id, order_id):
+        raise CustomersRefused(status=401)
+
+    monkeypatch.setattr(services.customers, "credit_release", refused)
+    assert as_alice.post(f"{ORDERS}{order_id}/cancel/").status_code == 502
+    assert Order.objects.get(pk=order_id).state == Order.State.APPROVED
+
+
 def test_unauthenticated_is_401_json():
     response = APIClient().get(ORDERS)
     assert response.status_code == 401
@@ -383,6 +428,25 @@ def test_a_retry_resumes_a_pending_order_left_behind(as_alice, customers_stub):
     assert response.json()["state"] == "APPROVED"
     assert customers_stub.available(1) == Decimal("90.00")  # reserved once
     assert create(as_alice, HTTP_IDEMPOTENCY_KEY="crash-1").json() == response.json()
+
+
+def test_a_resumed_order_cancelled_meanwhile_stays_cancelled(
+    as_alice, customers_stub, monkeypatch
+):
+    order = crashed_create("crash-4", customers_stub, reserved=True)
+    reserve = services.customers.credit_reserve
+
+    def reserve_while_cancelled(**kwargs):
+        reserved = reserve(**kwargs)
+        # The owner's cancel of the stale order lands while the retry reserves.
+        assert Order.objects.get(pk=order.pk).transition("PENDING", "CANCELLED")
+        return reserved
+
+    monkeypatch.setattr(services.customers, "credit_reserve", reserve_while_cancelled)
+    response = create(as_alice, HTTP_IDEMPOTENCY_KEY="crash-4")
+    assert response.json()["state"] == "CANCELLED"
+    assert Order.objects.get(pk=order.pk).state == Order.State.CANCELLED
+    assert create(as_alice, HTTP_IDEMPOTENCY_KEY="crash-4").json() == response.json()
 
 
 def test_a_pending_order_in_flight_is_not_resumed(as_alice, customers_stub):
