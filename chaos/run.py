@@ -36,7 +36,7 @@ from typing import Any
 import requests
 
 from chaos.infra import Postgres, Redis
-from tests.e2e.stack import PASSWORDS, PROJECTS, Stack
+from devstack.stack import PASSWORDS, PROJECTS, Stack
 
 # Every status the contract documents, besides 2xx (CONTRACT.md "Errors").
 DOCUMENTED = {400, 401, 403, 404, 409, 413, 429, 502, 503, 504}

@@ -4,7 +4,7 @@ invariants (chaos/run.py), on its own PostgreSQL cluster and Redis server."""
 import subprocess
 import sys
 
-from tests.e2e.stack import ROOT
+from devstack.stack import ROOT
 
 
 def test_a_minute_of_chaos_keeps_every_invariant():
