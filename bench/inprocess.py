@@ -24,7 +24,6 @@ import io
 import json
 import os
 import pstats
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,8 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+
+from devstack.stack import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = {"orders": "orders_service.settings", "gateway": "gateway_project.settings"}
@@ -78,12 +79,6 @@ _FAKE_SERVER = textwrap.dedent(
         threading.Thread(target=serve, args=(conn,), daemon=True).start()
     """
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_fake(port: int, jwks: str) -> subprocess.Popen:

@@ -3,7 +3,7 @@
 Each is one more gunicorn process of gateway_project on the stack's databases,
 keys and services, on a port of its own (docs/observability.md "Cost"). The
 traced one exports its spans to an OTLP/HTTP receiver in this process
-(tests/e2e/otlp.py), which parses and counts them.
+(devstack/otlp.py), which parses and counts them.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import subprocess
 from dataclasses import dataclass, field
 
 from bench.harness import OBSERVABILITY_VARIANTS
-from tests.e2e.otlp import Receiver
-from tests.e2e.stack import Stack, answers_healthz, free_port, gunicorn
+from devstack.otlp import Receiver
+from devstack.stack import Stack, answers_healthz, free_port, gunicorn
 
 
 @dataclass

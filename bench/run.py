@@ -44,7 +44,7 @@ import requests
 from bench import harness, load
 from bench.nginx import Nginx
 from bench.observability import ExtraGateways
-from tests.e2e.stack import PROJECTS, ROOT, Stack, free_port
+from devstack.stack import PROJECTS, ROOT, Stack, free_port
 
 OUT_DIR = ROOT / "var" / "bench"
 USER = "alice"

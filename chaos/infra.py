@@ -14,7 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.e2e.stack import free_port
+from devstack.stack import free_port
 
 
 def _postgres_bin() -> Path:

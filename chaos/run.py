@@ -36,7 +36,7 @@ from typing import Any
 import requests
 
 from chaos.infra import Postgres, Redis
-from tests.e2e.stack import PASSWORDS, PROJECTS, Stack
+from devstack.stack import PASSWORDS, PROJECTS, Stack
 
 # Every status the contract documents, besides 2xx (CONTRACT.md "Errors").
 DOCUMENTED = {400, 401, 403, 404, 409, 413, 429, 502, 503, 504}
@@ -79,6 +79,7 @@ class Result:
     status: int | str
     started: float
     ended: float
+    request_id: str = ""
 
 
 @dataclass
@@ -125,7 +126,10 @@ class Client:
         except requests.ConnectionError:
             response, status = None, "connection_error"
             self.http = requests.Session()
-        self.figures.add(Result(op, group, status, started, time.monotonic()))
+        request_id = response.headers.get("X-Request-ID", "") if response else ""
+        self.figures.add(
+            Result(op, group, status, started, time.monotonic(), request_id)
+        )
         self.last_status = status
         return response
 
@@ -477,6 +481,7 @@ def run(duration: float, n_clients: int, seed: int, logs: str | None = None) -> 
             print(f"chaos: reconciler: {reconciled.strip()}", flush=True)
             checks = check_invariants(stack, figures)
             report(figures, checks, longest_outages(figures.results, done, end), done)
+            print_server_errors(stack, figures)
             return 0 if all(held for held, _ in checks.values()) else 1
         finally:
             if stack is not None:
@@ -520,6 +525,24 @@ def report(
     print("\n== invariants ==")
     for name, (held, detail) in checks.items():
         print(f"  [{'OK' if held else 'FAIL'}] {name} ({detail})")
+    print(flush=True)
+
+
+def print_server_errors(stack: ChaosStack, figures: Figures, most: int = 3) -> None:
+    """Print the first ``most`` 500s with the error each project logged for
+    their request id (the line and the traceback after it)."""
+    logs = {
+        name: stack.log_path(name).read_text(errors="replace").splitlines()
+        for name in PROJECTS
+    }
+    failed = [r for r in figures.results if r.status == 500]
+    for result in failed[:most]:
+        print(f"== 500 on {result.op} (request id {result.request_id or '?'}) ==")
+        for name, lines in logs.items():
+            for i, line in enumerate(lines):
+                if result.request_id and result.request_id in line and "ERROR" in line:
+                    print("\n".join(f"  {name}: {text}" for text in lines[i : i + 30]))
+                    break
     print(flush=True)
 
 

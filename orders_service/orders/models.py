@@ -6,6 +6,7 @@ from decimal import Decimal
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from common.money import MONEY
 
@@ -39,6 +40,19 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return f"order {self.pk} ({self.state})"
+
+    def transition(self, source: str, target: str) -> bool:
+        """Move this order from state ``source`` to ``target``, in one
+        conditional UPDATE; return False (and change nothing) if its row is no
+        longer in ``source`` (a concurrent request or the reconciler moved it).
+        """
+        now = timezone.now()
+        moved = Order.objects.filter(pk=self.pk, state=source).update(
+            state=target, updated_at=now
+        )
+        if moved:
+            self.state, self.updated_at = target, now
+        return bool(moved)
 
 
 class IdempotencyKey(models.Model):

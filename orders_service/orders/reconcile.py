@@ -13,7 +13,8 @@ while serving and as often as wanted:
 3. releases every listed reservation whose order is not APPROVED (absent,
    REJECTED, CANCELLED, or PENDING past the grace period), re-reading the
    order just before: a PENDING order within the grace period may still be
-   reserving and is left alone.
+   reserving and is left alone. A cancel that crashed, or timed out, between
+   cancelling its order and releasing leaves such a CANCELLED order.
 
 The customers service is reached through ``Customers``, a small protocol: the
 command uses ``CustomersApi`` (HTTP, with the orders client's own token: a
@@ -96,12 +97,8 @@ def _settle(order: Order, state: str) -> bool:
     Return False if the order is no longer PENDING (someone else settled it).
     """
     with transaction.atomic():
-        changed = Order.objects.filter(pk=order.pk, state=Order.State.PENDING).update(
-            state=state, updated_at=timezone.now()
-        )
-        if not changed:
+        if not order.transition(Order.State.PENDING, state):
             return False
-        order.refresh_from_db()
         IdempotencyKey.objects.filter(order=order, response__isnull=True).update(
             response=OrderSerializer(order).data
         )

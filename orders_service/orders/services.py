@@ -235,10 +235,16 @@ def _order_renew(*, order: Order) -> Order:
 
 @transaction.atomic
 def _order_settle(*, order: Order, reserved: bool, render: Render) -> OrderCreated:
-    order.state = Order.State.APPROVED if reserved else Order.State.REJECTED
-    order.save(update_fields=["state", "updated_at"])
+    state = Order.State.APPROVED if reserved else Order.State.REJECTED
+    if not order.transition(Order.State.PENDING, state):
+        # A resumed order that a cancel or the reconciler settled meanwhile:
+        # theirs stands (a reservation left on a settled order is released by
+        # the reconciler).
+        order.refresh_from_db()
     response = render(order)
-    IdempotencyKey.objects.filter(order=order).update(response=response)
+    IdempotencyKey.objects.filter(order=order, response__isnull=True).update(
+        response=response
+    )
     transaction.on_commit(lambda: logger.info("order %s %s", order.pk, order.state))
     return OrderCreated(order=order, response=response, replayed=False)
 
@@ -246,18 +252,40 @@ def _order_settle(*, order: Order, reserved: bool, render: Render) -> OrderCreat
 def order_cancel(*, order: Order) -> Order:
     """Cancel an APPROVED order (or a stale PENDING one), releasing its credit.
 
-    Return the order. Cancelling a CANCELLED order again returns it unchanged.
-    Raise ``OrderNotCancellable`` in any other state, ``CustomersUnavailable``
-    or ``CustomersRefused`` (the order is unchanged) if the release failed.
+    Return the order; cancelling a CANCELLED order again returns it unchanged.
+    Raise ``OrderNotCancellable`` in any other state.
+
+    The order is CANCELLED before its credit is released, so no fault leaves an
+    APPROVED order without its reservation (which would let the customer's
+    approved orders exceed the credit limit); a crash in between leaves a
+    CANCELLED order still holding credit, which the reconciler releases. If
+    the release certainly did not happen (customers unreachable, or it refused),
+    the order is put back and ``CustomersUnavailable`` or ``CustomersRefused``
+    raised; if it may have (a timeout, a server error), the order stays
+    CANCELLED and the reconciler finishes the release.
     """
     if order.state == Order.State.CANCELLED:
         return order
     if order.state != Order.State.APPROVED and not _is_stale(order):
         raise OrderNotCancellable(state=order.state)
-    customers.credit_release(customer_id=order.customer_id, order_id=str(order.pk))
-    Order.objects.filter(pk=order.pk, state=order.state).update(
-        state=Order.State.CANCELLED, updated_at=timezone.now()
-    )
-    order.refresh_from_db()
-    logger.info("order %s cancelled", order.pk)
+    previous = order.state
+    if not order.transition(previous, Order.State.CANCELLED):
+        order.refresh_from_db()  # moved meanwhile: decide on its new state
+        return order_cancel(order=order)
+    try:
+        customers.credit_release(customer_id=order.customer_id, order_id=str(order.pk))
+    except CustomersUnavailable as exc:
+        if not exc.maybe_applied:
+            order.transition(Order.State.CANCELLED, previous)
+            raise
+        logger.warning(
+            "order %s cancelled, its release may not have reached customers "
+            "(the reconciler releases it)",
+            order.pk,
+        )
+    except CustomersRefused:
+        order.transition(Order.State.CANCELLED, previous)
+        raise
+    else:
+        logger.info("order %s cancelled", order.pk)
     return order

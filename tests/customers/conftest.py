@@ -6,42 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from shared_auth.user import TokenUser
-
-LOGIN_SCOPE = "orders:read orders:write customers:read customers:write"
-DELEGATED_SCOPE = "customers:read reservations:write"
-
-
-def token_user(
-    sub: str, username: str, *roles: str, scope: str = LOGIN_SCOPE, **claims: object
-) -> TokenUser:
-    """Return the principal a verified login token for ``username`` would give."""
-    return TokenUser(
-        {
-            "sub": sub,
-            "username": username,
-            "roles": list(roles),
-            "client_id": "gateway",
-            "scope": scope,
-            **claims,
-        }
-    )
-
-
-def delegated(user: TokenUser, actor: str = "orders") -> TokenUser:
-    """Return the principal of ``user``'s token exchanged by ``actor``."""
-    return TokenUser(
-        {
-            **user.token,
-            "client_id": actor,
-            "scope": DELEGATED_SCOPE,
-            "act": {"sub": actor},
-        }
-    )
-
-
-def machine(client_id: str, scope: str = DELEGATED_SCOPE) -> TokenUser:
-    """Return the principal of ``client_id``'s own (client credentials) token."""
-    return TokenUser({"sub": client_id, "client_id": client_id, "scope": scope})
+from tests.support.tokens import delegated, token_user
 
 
 @pytest.fixture

@@ -12,6 +12,13 @@ from customers_service.customers.models import (
 )
 from shared_auth.user import TokenUser
 from tests.customers.factories import make_customer, make_reservation
+from tests.support.tokens import (
+    DELEGATED_SCOPE,
+    LOGIN_SCOPE,
+    delegated,
+    machine,
+    token_user,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -325,8 +332,6 @@ def test_a_users_own_token_cannot_reserve_or_release(as_alice, orders_for_alice)
     ids=["scope without actor", "other actor", "orders only nested", "no scope"],
 )
 def test_reservation_writes_need_the_scope_and_an_allowed_actor(client_for, claims):
-    from tests.customers.conftest import token_user
-
     customer = make_customer()
     client = client_for(token_user("1", "alice", **claims))
     url = reservations_url(customer)
@@ -339,8 +344,6 @@ def test_reservation_writes_need_the_scope_and_an_allowed_actor(client_for, clai
 
 
 def test_allowed_actors_come_from_the_setting(client_for, alice, settings):
-    from tests.customers.conftest import delegated
-
     settings.RESERVATION_ACTORS = ["billing"]
     url = reservations_url(make_customer())
     payload = {"order_id": "o-1", "amount": "1"}
@@ -366,8 +369,6 @@ def two_owners() -> tuple[Customer, Customer]:
 def test_a_machine_token_reads_every_customer_and_reservation(
     client_for, two_owners, client_id
 ):
-    from tests.customers.conftest import machine
-
     reader = client_for(machine(client_id, scope="customers:read"))
     listed = reader.get(CUSTOMERS).json()
     assert [c["id"] for c in listed["results"]] == [c.pk for c in two_owners]
@@ -381,8 +382,6 @@ def test_a_machine_token_reads_every_customer_and_reservation(
 
 
 def test_a_machine_token_needs_customers_read_to_list(client_for, two_owners):
-    from tests.customers.conftest import machine
-
     writer_only = client_for(machine("orders", scope="reservations:write"))
     assert_insufficient_scope(writer_only.get(CUSTOMERS), "customers:read")
     alices, _ = two_owners
@@ -395,8 +394,6 @@ def test_the_orders_machine_token_releases_and_reserves_for_no_user(
     client_for, two_owners
 ):
     """The reconciler: orders acting for no user, on anyone's customer."""
-    from tests.customers.conftest import machine
-
     orders = client_for(machine("orders"))
     alices, bobs = two_owners
     released = orders.delete(f"{reservations_url(bobs)}order-b/")
@@ -421,8 +418,6 @@ def test_the_orders_machine_token_releases_and_reserves_for_no_user(
 def test_other_machine_clients_and_users_cannot_write_reservations(
     client_for, two_owners, principal
 ):
-    from tests.customers.conftest import DELEGATED_SCOPE, machine, token_user
-
     caller = {
         "batch": machine("batch"),
         "orders with another sub": TokenUser(
@@ -460,8 +455,6 @@ def test_other_machine_clients_and_users_cannot_write_reservations(
     ],
 )
 def test_every_operation_checks_its_scope(client_for, method, path, scope):
-    from tests.customers.conftest import LOGIN_SCOPE, token_user
-
     customer = make_customer()
     make_reservation(customer)
     url = CUSTOMERS + path.format(id=customer.pk)

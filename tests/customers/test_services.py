@@ -19,13 +19,12 @@ from customers_service.customers.models import (
 )
 from customers_service.customers.selectors import customer_list
 from tests.customers.factories import make_customer, make_reservation
+from tests.support.tokens import delegated
 
 pytestmark = pytest.mark.django_db
 
 
 def test_reservation_records_for_whom_and_by_whom(bob):
-    from tests.customers.conftest import delegated
-
     customer = make_customer()
     reservation, created = services.reservation_create(
         customer=customer,

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from devstack.stack import projects_of
 from tests.deploy.kustomize import render
-from tests.e2e.stack import projects_of
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "deploy" / "k8s"

@@ -3,7 +3,6 @@
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import requests
 
+from devstack.stack import free_port
 from tests.deploy.conftest import ROOT
 from tests.deploy.dockerfile import image_env
 from tests.deploy.pods import literal_env, secret_env, web
@@ -63,13 +63,6 @@ def production_env(by_kind, config, project: str, tmp_path: Path) -> dict[str, s
         **secret_key_stand_ins(container),
         **stand_ins(project, tmp_path),
     }
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager

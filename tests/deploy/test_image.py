@@ -124,3 +124,11 @@ def test_the_image_installs_no_test_tooling():
     for tool in ("pytest", "ruff", "playwright", "kubernetes-validate", "py-spy"):
         assert tool not in runtime
     assert "-r requirements-runtime.txt" in (ROOT / "requirements.txt").read_text()
+
+
+def test_the_image_ships_no_tests_and_no_local_tooling():
+    """The suites, their shared helpers, the bench, the chaos run and the stack
+    they all start (devstack) stay out of the build context."""
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    for entry in ("tests", "bench", "chaos", "devstack"):
+        assert entry in ignored

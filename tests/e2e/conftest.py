@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from tests.e2e.stack import Stack
+from devstack.stack import Stack
 
 BACKENDS = os.environ.get("E2E_DATABASES", "sqlite,postgres").split(",")
 

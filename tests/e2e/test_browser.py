@@ -14,7 +14,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.e2e.stack import ROOT, Stack
+from devstack.stack import ROOT, Stack
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [

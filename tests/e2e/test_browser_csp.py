@@ -11,7 +11,7 @@ and no script error; Swagger UI must list the service's operations.
 import pytest
 from playwright.sync_api import Browser, Page, Response, sync_playwright
 
-from tests.e2e.stack import PASSWORDS, Stack
+from devstack.stack import PASSWORDS, Stack
 from tests.e2e.test_browser import CHROMIUM, CHROMIUM_FLAGS
 
 LISTEN_FOR_VIOLATIONS = """

@@ -1,6 +1,6 @@
 """Delegation end to end: scopes, token exchange per hop, one-token revocation.
 
-Real gunicorn processes (tests/e2e/stack.py) on SQLite and PostgreSQL. The
+Real gunicorn processes (devstack/stack.py) on SQLite and PostgreSQL. The
 orders service is OAuth client ``orders`` (provisioned by ``seed_demo``, its
 secret in ``VAR_DIR``) and reaches customers only with tokens exchanged for
 its caller's; a user's own token can no longer write credit reservations.
@@ -14,20 +14,20 @@ import time
 import uuid
 from decimal import Decimal
 
-import jwt
 import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.e2e.stack import Stack
+from devstack.stack import Stack
 from tests.e2e.test_story import Api
+from tests.support.tokens import LOGIN_SCOPE, signed
+from tests.support.tokens import claims as access_claims
 
 TIMEOUT = 15
 BOUND = 5.0  # seconds: a revoked token refused everywhere within this
 POLL = 0.05
 GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS = "urn:ietf:params:oauth:token-type:access_token"
-LOGIN_SCOPE = "orders:read orders:write customers:read customers:write"
 EXCHANGE_LOG = "Token exchanged for audience customers"
 
 
@@ -240,21 +240,16 @@ def forged_token(stack: Stack, **claims) -> str:
         f"{stack.url('gateway')}/.well-known/jwks.json", timeout=TIMEOUT
     ).json()
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    now = time.time()
-    payload = {
-        "iss": "https://evil.example",
-        "aud": ["orders", "customers"],
-        "sub": "1",
-        "username": "alice",
-        "client_id": "gateway",
-        "scope": LOGIN_SCOPE,
-        "iat": now,
-        "exp": now + 300,
-        "jti": uuid.uuid4().hex,
-        **claims,
-    }
-    headers = {"kid": jwks["keys"][0]["kid"], "typ": "at+jwt"}
-    return jwt.encode(payload, key, algorithm="RS256", headers=headers)
+    payload = access_claims(
+        **{
+            "iss": "https://evil.example",
+            "sub": "1",
+            "token_type": None,
+            "roles": None,
+            **claims,
+        }
+    )
+    return signed(payload, key, kid=jwks["keys"][0]["kid"])
 
 
 def expired_token(stack: Stack) -> str:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from devstack.stack import Stack
 from tests.e2e.conftest import BACKENDS
-from tests.e2e.stack import Stack
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 CONFIG = Path(__file__).with_name("schemathesis.toml")

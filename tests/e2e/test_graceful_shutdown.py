@@ -9,8 +9,8 @@ import time
 import pytest
 import requests
 
-from tests.e2e.proxy_fakes import RecordingUpstream
-from tests.e2e.stack import Stack
+from devstack.stack import Stack
+from tests.support.proxy_fakes import RecordingUpstream
 
 DRAIN_SECONDS = 2
 

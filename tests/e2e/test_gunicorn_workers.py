@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.e2e.stack import ROOT, free_port
+from devstack.stack import ROOT, free_port
 
 TCP_LISTEN = "0A"
 

@@ -11,7 +11,7 @@ import json
 import pytest
 import requests
 
-from tests.e2e.stack import Stack
+from devstack.stack import Stack
 
 TIMEOUT = 30
 JSON = "application/json"

@@ -6,7 +6,7 @@ import jwt
 import pytest
 import requests
 
-from tests.e2e.stack import Stack
+from devstack.stack import Stack
 
 
 def test_a_login_token_verifies_with_pyjwt_against_the_published_jwks(stack):

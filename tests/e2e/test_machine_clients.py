@@ -10,7 +10,7 @@ import jwt
 import pytest
 import requests
 
-from tests.e2e.stack import Stack
+from devstack.stack import Stack
 
 TIMEOUT = 10
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"

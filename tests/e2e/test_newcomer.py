@@ -24,7 +24,7 @@ import pytest
 import requests
 
 from common import demo, welcome
-from tests.e2e.stack import ROOT, Stack, free_port
+from devstack.stack import ROOT, Stack, free_port
 
 RULE = "-" * 72
 HONCHO = Path(sys.executable).parent / "honcho"

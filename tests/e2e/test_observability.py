@@ -1,6 +1,6 @@
 """Metrics and traces of the real stack: three gunicorn projects, two workers each.
 
-The stack exports its spans to a local OTLP/HTTP receiver (``tests.e2e.otlp``);
+The stack exports its spans to a local OTLP/HTTP receiver (``devstack.otlp``);
 one order created through the gateway with a caller-chosen ``traceparent`` must
 come back as one trace across the three projects, each hop the child of the one
 before. ``/metrics`` adds up both workers of each project, answers loopback
@@ -21,9 +21,9 @@ import pytest
 import requests
 
 from bench.observability import ExtraGateways
+from devstack.otlp import Receiver
+from devstack.stack import PROJECTS, ROOT, Stack, answers_healthz, free_port, gunicorn
 from tests.e2e.conftest import BACKENDS
-from tests.e2e.otlp import Receiver
-from tests.e2e.stack import PROJECTS, ROOT, Stack, answers_healthz, free_port, gunicorn
 from tests.e2e.test_proxy import exchange, request_line, statuses
 
 TIMEOUT = 15

@@ -15,7 +15,7 @@ import pytest
 import requests
 from playwright.sync_api import Page
 
-from tests.e2e.stack import Stack
+from devstack.stack import Stack
 from tests.e2e.test_browser import SCREENSHOTS, browser, page  # noqa: F401
 
 TIMEOUT = 20

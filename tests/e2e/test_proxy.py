@@ -20,14 +20,14 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 import requests
 
-from tests.e2e.proxy_fakes import (
+from devstack.stack import Stack, answers_healthz, free_port, gunicorn
+from tests.support.proxy_fakes import (
     GZIPPED,
     JammedUpstream,
     RecordingUpstream,
     SilentUpstream,
     dead_url,
 )
-from tests.e2e.stack import Stack, answers_healthz, free_port, gunicorn
 
 TIMEOUT = 10
 

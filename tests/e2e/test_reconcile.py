@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import requests
 
-from tests.e2e.stack import Stack
+from devstack.stack import Stack
 from tests.e2e.test_delegation import (
     assert_insufficient_scope,
     bearer,

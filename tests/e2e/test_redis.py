@@ -13,7 +13,7 @@ import pytest
 import redis
 import requests
 
-from tests.e2e.stack import PASSWORDS, Stack, free_port
+from devstack.stack import PASSWORDS, Stack, free_port
 
 REDIS_URL = os.environ.get("E2E_REDIS_URL", "redis://127.0.0.1:6379/0")
 JWKS_PATH = "/.well-known/jwks.json"

@@ -15,7 +15,7 @@ from html.parser import HTMLParser
 import pytest
 import requests
 
-from tests.e2e.stack import Stack
+from devstack.stack import Stack
 
 TIMEOUT = 10
 BOUND = 5.0  # seconds: the contract's bound (REVOCATION_INTERVAL is 2 s)

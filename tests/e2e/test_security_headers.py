@@ -3,7 +3,7 @@
 import pytest
 import requests
 
-from tests.e2e.stack import Stack
+from devstack.stack import Stack
 
 TIMEOUT = 10
 PROJECTS = ["gateway", "orders", "customers"]

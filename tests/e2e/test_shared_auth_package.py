@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.stack import ROOT, Stack, free_port
+from devstack.stack import ROOT, Stack, free_port
 
 SOURCE = ROOT / "shared_auth"
 AUDIENCE = "billing"

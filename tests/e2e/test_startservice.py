@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.stack import ROOT, Stack
+from devstack.stack import ROOT, Stack
 
 NAME = "inventory"
 IGNORED = shutil.ignore_patterns(

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 import requests
 
-from tests.e2e.stack import Stack
+from devstack.stack import Stack
 
 TIMEOUT = 15
 

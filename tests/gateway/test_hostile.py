@@ -1,6 +1,6 @@
 """Hostile input at /auth/token/verify/ and /auth/token/refresh/: never a 500."""
 
-import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -10,10 +10,11 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from django.conf import settings
 from jwt.algorithms import get_default_algorithms
 
 from gateway_project.identity import keys
+from tests.support.tokens import b64url as b64
+from tests.support.tokens import forge, gateway_claims, gateway_signed
 
 pytestmark = pytest.mark.django_db
 
@@ -23,32 +24,18 @@ ENDPOINTS = [("/auth/token/verify/", "token"), ("/auth/token/refresh/", "refresh
 TOKEN_TYPE = "refresh"
 
 
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+# Signed with the gateway's key; no typ unless told (PyJWT then writes typ: JWT).
+signed = functools.partial(gateway_signed, typ=None)
 
 
 def claims(**extra) -> dict:
-    now = int(time.time())
-    return {
-        "token_type": TOKEN_TYPE,
-        "sub": "1",
-        "jti": "0" * 32,
-        "iat": now,
-        "exp": now + 600,
-        "aud": settings.JWT_AUDIENCE,
-        "iss": settings.JWT_ISSUER,
-        **extra,
-    }
-
-
-def compact(header: dict, payload: dict, sign) -> str:
-    head = b64(json.dumps(header).encode()) + "." + b64(json.dumps(payload).encode())
-    return head + "." + b64(sign(head.encode()))
+    """The gateway's claims of a ``TOKEN_TYPE`` token, with ``extra``."""
+    return gateway_claims(**{"token_type": TOKEN_TYPE, "sub": "1", **extra})
 
 
 def alg_none() -> str:
     header = {"alg": "none", "typ": "JWT", "kid": keys.signing_key().kid}
-    return compact(header, claims(), lambda msg: b"")
+    return forge(header, claims(), lambda msg: b"")
 
 
 def hs256_with_the_public_key() -> str:
@@ -57,7 +44,7 @@ def hs256_with_the_public_key() -> str:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     header = {"alg": "HS256", "typ": "JWT", "kid": key.kid}
-    return compact(
+    return forge(
         header, claims(), lambda msg: hmac.new(pem, msg, hashlib.sha256).digest()
     )
 
@@ -73,13 +60,6 @@ def stranger_with_our_kid() -> str:
     return jwt.encode(claims(), stranger, "RS256", headers=headers)
 
 
-def signed(payload: dict, **headers) -> str:
-    key = keys.signing_key()
-    return jwt.encode(
-        payload, key.private_key, key.alg, headers={"kid": key.kid, **headers}
-    )
-
-
 def expired() -> str:
     return signed(claims(iat=int(time.time()) - 7200, exp=int(time.time()) - 3600))
 
@@ -91,14 +71,14 @@ def tampered() -> str:
 
 def alg_mismatch() -> str:
     header = {"alg": "ES256", "typ": "JWT", "kid": keys.signing_key().kid}
-    return compact(header, claims(), lambda msg: b"\x00" * 64)
+    return forge(header, claims(), lambda msg: b"\x00" * 64)
 
 
 def kid_not_a_string() -> str:
     key = keys.signing_key()
     rs256 = get_default_algorithms()["RS256"]
     header = {"alg": "RS256", "typ": "JWT", "kid": 123}
-    return compact(header, claims(), lambda msg: rs256.sign(msg, key.private_key))
+    return forge(header, claims(), lambda msg: rs256.sign(msg, key.private_key))
 
 
 HOSTILE_TOKENS = {

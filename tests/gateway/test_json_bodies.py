@@ -4,11 +4,12 @@ Also JSON the gateway parses outside DRF: a token's header, at the token
 endpoints, at /auth/me/ and at the proxy's edge authentication.
 """
 
-import base64
 import json
 
 import pytest
 from django.test import Client
+
+from tests.support.tokens import b64url as b64
 
 pytestmark = pytest.mark.django_db
 
@@ -22,10 +23,6 @@ AUTH_ENDPOINTS = [
 
 def nested(depth: int) -> str:
     return "[" * depth + "]" * depth
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 HOSTILE = {

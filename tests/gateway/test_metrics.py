@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.test import Client
@@ -18,9 +17,9 @@ from gateway_project.identity.services import subject_tokens_revoke
 from gateway_project.identity.throttling import LoginFailureThrottle
 from gateway_project.identity.tokens import access_token_for
 from gateway_project.proxy.upstreams import proxy_config
-from tests.e2e.proxy_fakes import RecordingUpstream, SilentUpstream, dead_url
 from tests.gateway.conftest import PASSWORD
-from tests.gateway.test_hostile import claims, signed
+from tests.support.proxy_fakes import RecordingUpstream, SilentUpstream, dead_url
+from tests.support.tokens import gateway_claims, gateway_signed, signed
 
 pytestmark = pytest.mark.django_db
 
@@ -156,20 +155,14 @@ def test_nothing_is_counted_with_metrics_off(client, bearer, settings):
 
 
 # -- edge rejections -------------------------------------------------------------------
-def access_claims(**extra) -> dict:
-    """Claims of an access token (RFC 9068: ``typ: at+jwt``), with ``extra``."""
-    return claims(token_type="access", **extra)
-
-
 def expired_access() -> str:
     past = int(time.time()) - 3600
-    return signed(access_claims(iat=past - 600, exp=past), typ="at+jwt")
+    return gateway_signed(gateway_claims(iat=past - 600, exp=past))
 
 
 def unknown_kid_access() -> str:
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    headers = {"kid": "unknown", "typ": "at+jwt"}
-    return jwt.encode(access_claims(), stranger, "RS256", headers=headers)
+    return signed(gateway_claims(), stranger, kid="unknown")
 
 
 @pytest.mark.parametrize(
@@ -178,7 +171,7 @@ def unknown_kid_access() -> str:
         (expired_access, "expired"),
         (unknown_kid_access, "unknown_key"),
         (
-            lambda: signed(access_claims(aud=["billing"]), typ="at+jwt"),
+            lambda: gateway_signed(gateway_claims(aud=["billing"])),
             "invalid_claims",
         ),
         (lambda: "not.a.token", "malformed"),

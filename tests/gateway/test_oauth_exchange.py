@@ -22,6 +22,7 @@ from tests.gateway.oauth_support import (
     header,
     post_form,
 )
+from tests.support.tokens import gateway_claims, gateway_signed
 
 pytestmark = pytest.mark.django_db
 
@@ -155,38 +156,23 @@ def test_an_oversized_subject_token_is_invalid_request(exchange):
     assert_error(exchange("a.b." + "c" * 10_000), 400, "invalid_request")
 
 
-def forge(claims: dict, *, key=None, kid=None, typ="at+jwt") -> str:
-    """Sign ``claims`` with ``key`` (default: the gateway's own signing key)."""
-    from gateway_project.identity.keys import key_store
-
-    signing = key_store.signing_key()
-    headers = {"kid": kid or signing.kid, "typ": typ}
-    return jwt.encode(
-        claims, key or signing.private_key, algorithm="RS256", headers=headers
-    )
-
-
 @pytest.fixture
 def subject_claims(alice, settings):
-    now = time.time()
-    return {
-        "iss": settings.JWT_ISSUER,
-        "aud": ["orders", "customers"],
-        "sub": str(alice.pk),
-        "username": "alice",
-        "roles": [],
-        "client_id": "gateway",
-        "scope": settings.LOGIN_SCOPE,
-        "token_type": "access",
-        "iat": now,
-        "exp": int(now) + 120,
-        "jti": "subject-jti",
-    }
+    return gateway_claims(
+        aud=["orders", "customers"],
+        sub=str(alice.pk),
+        roles=[],
+        scope=settings.LOGIN_SCOPE,
+        exp=int(time.time()) + 120,
+        jti="subject-jti",
+    )
 
 
 def test_a_forged_subject_token_is_invalid_grant(exchange, subject_claims):
     other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    assert_error(exchange(forge(subject_claims, key=other_key)), 400, "invalid_grant")
+    assert_error(
+        exchange(gateway_signed(subject_claims, key=other_key)), 400, "invalid_grant"
+    )
     unsigned = jwt.encode(subject_claims, None, algorithm="none")
     assert_error(exchange(unsigned), 400, "invalid_grant")
     assert_error(exchange("not-a-token"), 400, "invalid_grant")
@@ -194,19 +180,21 @@ def test_a_forged_subject_token_is_invalid_grant(exchange, subject_claims):
 
 def test_another_issuers_subject_token_is_invalid_grant(exchange, subject_claims):
     claims = {**subject_claims, "iss": "https://evil.example"}
-    assert_error(exchange(forge(claims)), 400, "invalid_grant")
+    assert_error(exchange(gateway_signed(claims)), 400, "invalid_grant")
 
 
 def test_an_expired_subject_token_is_invalid_grant(exchange, subject_claims):
     claims = {**subject_claims, "iat": time.time() - 600, "exp": int(time.time()) - 60}
-    assert_error(exchange(forge(claims)), 400, "invalid_grant")
+    assert_error(exchange(gateway_signed(claims)), 400, "invalid_grant")
 
 
 def test_a_subject_token_without_the_at_jwt_typ_is_invalid_grant(
     exchange, subject_claims
 ):
-    assert exchange(forge(subject_claims)).status_code == 200
-    assert_error(exchange(forge(subject_claims, typ="JWT")), 400, "invalid_grant")
+    assert exchange(gateway_signed(subject_claims)).status_code == 200
+    assert_error(
+        exchange(gateway_signed(subject_claims, typ="JWT")), 400, "invalid_grant"
+    )
 
 
 def test_a_revoked_subject_is_invalid_grant(exchange, tokens, alice):
@@ -222,7 +210,7 @@ def test_a_subject_token_revoked_by_its_jti_is_invalid_grant(exchange, tokens):
 
 def test_the_exchanged_token_never_outlives_the_subject(exchange, subject_claims):
     claims = {**subject_claims, "exp": int(time.time()) + 30}
-    body = exchange(forge(claims)).json()
+    body = exchange(gateway_signed(claims)).json()
     assert decode(body["access_token"], audience="customers")["exp"] == claims["exp"]
     assert body["expires_in"] <= 31
 

@@ -21,6 +21,7 @@ from tests.gateway.oauth_support import (
     decode,
     post_form,
 )
+from tests.support.tokens import gateway_claims, gateway_signed
 
 # Transactions really commit: a revocation reaches every process's memory through
 # a revision written on commit.
@@ -94,38 +95,31 @@ def test_a_refresh_token_is_active_until_blacklisted(api, batch, tokens):
     assert introspect(api, creds(batch), tokens["refresh"]).json() == {"active": False}
 
 
-def _signed(claims, key=None):
-    from gateway_project.identity.keys import key_store
-
-    signing = key_store.signing_key()
-    headers = {"kid": signing.kid, "typ": "at+jwt"}
-    return jwt.encode(claims, key or signing.private_key, "RS256", headers=headers)
-
-
 @pytest.fixture
-def claims(settings):
-    now = time.time()
-    return {
-        "iss": settings.JWT_ISSUER,
-        "aud": ["orders"],
-        "sub": "batch",
-        "client_id": "batch",
-        "scope": "orders:read",
-        "token_type": "access",
-        "iat": now,
-        "exp": int(now) + 60,
-        "jti": "j1",
-    }
+def claims():
+    """batch's machine token for orders."""
+    return gateway_claims(
+        aud=["orders"],
+        sub="batch",
+        client_id="batch",
+        scope="orders:read",
+        username=None,
+        roles=None,
+        exp=int(time.time()) + 60,
+        jti="j1",
+    )
 
 
 def test_expired_forged_and_foreign_tokens_are_inactive(api, batch, claims):
-    assert introspect(api, creds(batch), _signed(claims)).json()["active"] is True
+    assert (
+        introspect(api, creds(batch), gateway_signed(claims)).json()["active"] is True
+    )
     other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     for token in (
-        _signed({**claims, "exp": int(time.time()) - 60}),  # expired
-        _signed(claims, key=other_key),  # forged
-        _signed({**claims, "iss": "https://other.example"}),  # other issuer
-        _signed({**claims, "aud": ["elsewhere"]}),  # not for our services
+        gateway_signed({**claims, "exp": int(time.time()) - 60}),  # expired
+        gateway_signed(claims, key=other_key),  # forged
+        gateway_signed({**claims, "iss": "https://other.example"}),  # other issuer
+        gateway_signed({**claims, "aud": ["elsewhere"]}),  # not for our services
         jwt.encode(claims, None, algorithm="none"),
         "garbage",
         "a.b.c",

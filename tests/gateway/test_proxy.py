@@ -1,4 +1,4 @@
-"""The proxy view against real local upstreams (tests/e2e/proxy_fakes.py)."""
+"""The proxy view against real local upstreams (tests/support/proxy_fakes.py)."""
 
 import gzip
 import json
@@ -15,7 +15,7 @@ from gateway_project.identity.tokens import access_token_for
 from gateway_project.proxy.middleware import is_bearer_api_request
 from gateway_project.proxy.upstreams import proxy_config
 from gateway_project.proxy.views import proxy
-from tests.e2e.proxy_fakes import (
+from tests.support.proxy_fakes import (
     GZIPPED,
     STREAM_CHUNK,
     STREAM_CHUNKS,

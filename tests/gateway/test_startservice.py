@@ -120,6 +120,7 @@ def test_a_second_service_takes_the_next_port_or_the_one_given(root: Path):
         ("customers", "already exists"),
         ("gateway", "collides"),
         ("docs", "collides"),
+        ("support", "collides"),
         ("auth", "collides"),
         ("sessions", "collides"),
         ("identity", "collides"),

@@ -6,21 +6,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from shared_auth.exchange import reset_exchanger
-from shared_auth.user import TokenUser
 from tests.orders.customers_stub import CLIENT, TOKEN_PATH, CustomersStub, start
-
-LOGIN_SCOPE = "orders:read orders:write customers:read customers:write"
-
-
-def token_user(
-    sub: str, username: str, *roles: str, scope: str = LOGIN_SCOPE
-) -> TokenUser:
-    """Return the principal a verified login token for ``username`` would give."""
-    claims = {"sub": sub, "roles": list(roles), "scope": scope}
-    if username:
-        claims["username"] = username
-    return TokenUser(claims)
-
+from tests.support.tokens import token_user
 
 USERS = {
     "alice": token_user("1", "alice"),

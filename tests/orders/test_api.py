@@ -8,13 +8,17 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from devstack.stack import free_port
+from orders_service.orders import services
+from orders_service.orders.exceptions import CustomersRefused
 from orders_service.orders.models import IdempotencyKey, Order
 from orders_service.orders.services import (
     ORDER_ID_NAMESPACE,
     PENDING_STALE_AFTER,
     _fingerprint,
 )
-from tests.e2e.stack import free_port
+from tests.orders.factories import make_idempotency_key, make_order
+from tests.support.tokens import LOGIN_SCOPE, token_user
 
 pytestmark = pytest.mark.django_db
 
@@ -234,14 +238,9 @@ def test_keys_are_per_user(as_alice, as_bob, customers_stub):
 
 
 def test_a_key_still_in_flight_is_409(as_alice, customers_stub):
-    order = Order.objects.create(
-        owner_sub="1", owner_username="alice", customer_id=1, total=10
-    )
-    IdempotencyKey.objects.create(
-        owner_sub="1",
-        key="busy",
-        order=order,
-        fingerprint=_fingerprint(customer_id=1, total=Decimal("10")),
+    order = make_order(state=Order.State.PENDING)
+    make_idempotency_key(
+        order, key="busy", fingerprint=_fingerprint(customer_id=1, total=Decimal("10"))
     )
     response = create(as_alice, HTTP_IDEMPOTENCY_KEY="busy")
     assert response.status_code == 409
@@ -265,22 +264,12 @@ def test_failed_create_leaves_the_key_unused(as_alice, customers_stub):
 
 
 # -- read, scope, cancel --------------------------------------------------------
-def make_order(owner_sub="1", customer_id=1, state=Order.State.APPROVED, total="10"):
-    return Order.objects.create(
-        owner_sub=owner_sub,
-        owner_username={"1": "alice", "2": "bob"}[owner_sub],
-        customer_id=customer_id,
-        total=Decimal(total),
-        state=state,
-    )
-
-
 def test_list_is_scoped_filtered_and_capped(
     as_alice, as_bob, as_staff, django_assert_num_queries
 ):
     make_order()
     make_order(state=Order.State.REJECTED)
-    make_order(owner_sub="2", customer_id=2)
+    make_order(owner_sub="2", owner_username="bob", customer_id=2)
     with django_assert_num_queries(2):
         assert as_alice.get(ORDERS).json()["count"] == 2
     assert as_staff.get(ORDERS).json()["count"] == 3
@@ -335,6 +324,49 @@ def test_cancel_while_customers_is_down_keeps_the_order(as_alice, settings):
     assert order.state == Order.State.APPROVED
 
 
+def test_cancel_is_written_before_the_release(as_alice, customers_stub, monkeypatch):
+    """A process killed between the two steps leaves a CANCELLED order still
+    holding credit (the reconciler releases it), never an APPROVED order whose
+    credit is gone."""
+    order_id = create(as_alice).json()["id"]
+    seen = []
+
+    def killed(*, customer_id, order_id):
+        seen.append(Order.objects.get(pk=order_id).state)
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(services.customers, "credit_release", killed)
+    with pytest.raises(SystemExit):
+        as_alice.post(f"{ORDERS}{order_id}/cancel/")
+    assert seen == ["CANCELLED"]
+    assert Order.objects.get(pk=order_id).state == Order.State.CANCELLED
+    assert customers_stub.available(1) == Decimal("90.00")
+
+
+def test_cancel_whose_release_may_have_failed_stays_cancelled(as_alice, customers_stub):
+    order_id = create(as_alice).json()["id"]
+    customers_stub.mode = "error"  # a 500: the release may or may not be applied
+    response = as_alice.post(f"{ORDERS}{order_id}/cancel/")
+    assert response.status_code == 200
+    assert response.json()["state"] == "CANCELLED"
+    assert Order.objects.get(pk=order_id).state == Order.State.CANCELLED
+    # Still held at customers: the reconciler's next pass releases it.
+    assert customers_stub.available(1) == Decimal("90.00")
+
+
+def test_cancel_refused_by_customers_puts_the_order_back(
+    as_alice, customers_stub, monkeypatch
+):
+    order_id = create(as_alice).json()["id"]
+
+    def refused(*, customer_id, order_id):
+        raise CustomersRefused(status=401)
+
+    monkeypatch.setattr(services.customers, "credit_release", refused)
+    assert as_alice.post(f"{ORDERS}{order_id}/cancel/").status_code == 502
+    assert Order.objects.get(pk=order_id).state == Order.State.APPROVED
+
+
 def test_unauthenticated_is_401_json():
     response = APIClient().get(ORDERS)
     assert response.status_code == 401
@@ -373,16 +405,11 @@ def test_admin_and_browsable_api_are_served(admin_client, as_alice):
 def crashed_create(key: str, stub, reserved: bool) -> Order:
     """Leave what a process killed after reserving (or before) leaves behind."""
     fingerprint = _fingerprint(customer_id=1, total=Decimal("10.00"))
-    order = Order.objects.create(
+    order = make_order(
         id=uuid.uuid5(ORDER_ID_NAMESPACE, f"1\n{key}\n{fingerprint}"),
-        owner_sub="1",
-        owner_username="alice",
-        customer_id=1,
-        total=Decimal("10.00"),
+        state=Order.State.PENDING,
     )
-    IdempotencyKey.objects.create(
-        owner_sub="1", key=key, fingerprint=fingerprint, order=order
-    )
+    make_idempotency_key(order, key=key, fingerprint=fingerprint)
     if reserved:
         stub.reservations[(1, str(order.pk))] = Decimal("10.00")
     # Older than any request can run, as if its process had crashed.
@@ -401,6 +428,25 @@ def test_a_retry_resumes_a_pending_order_left_behind(as_alice, customers_stub):
     assert response.json()["state"] == "APPROVED"
     assert customers_stub.available(1) == Decimal("90.00")  # reserved once
     assert create(as_alice, HTTP_IDEMPOTENCY_KEY="crash-1").json() == response.json()
+
+
+def test_a_resumed_order_cancelled_meanwhile_stays_cancelled(
+    as_alice, customers_stub, monkeypatch
+):
+    order = crashed_create("crash-4", customers_stub, reserved=True)
+    reserve = services.customers.credit_reserve
+
+    def reserve_while_cancelled(**kwargs):
+        reserved = reserve(**kwargs)
+        # The owner's cancel of the stale order lands while the retry reserves.
+        assert Order.objects.get(pk=order.pk).transition("PENDING", "CANCELLED")
+        return reserved
+
+    monkeypatch.setattr(services.customers, "credit_reserve", reserve_while_cancelled)
+    response = create(as_alice, HTTP_IDEMPOTENCY_KEY="crash-4")
+    assert response.json()["state"] == "CANCELLED"
+    assert Order.objects.get(pk=order.pk).state == Order.State.CANCELLED
+    assert create(as_alice, HTTP_IDEMPOTENCY_KEY="crash-4").json() == response.json()
 
 
 def test_a_pending_order_in_flight_is_not_resumed(as_alice, customers_stub):
@@ -445,8 +491,6 @@ def assert_insufficient_scope(response, scope: str) -> None:
     ],
 )
 def test_every_operation_checks_its_scope(customers_stub, method, path, scope):
-    from tests.orders.conftest import LOGIN_SCOPE, token_user
-
     order = make_order()
     url = ORDERS + path.format(id=order.pk)
     data = {"customer_id": 1, "total": "1.00"}
@@ -459,10 +503,8 @@ def test_every_operation_checks_its_scope(customers_stub, method, path, scope):
 
 
 def test_a_machine_client_reads_every_order_and_owns_none(customers_stub):
-    from tests.orders.conftest import token_user
-
     make_order()
-    make_order(owner_sub="2")
+    make_order(owner_sub="2", owner_username="bob")
     machine = client_with(token_user("nightly", "", scope="orders:read"), "m-token")
     listed = machine.get(ORDERS).json()
     assert listed["count"] == 2
@@ -475,8 +517,6 @@ def test_a_machine_client_reads_every_order_and_owns_none(customers_stub):
 
 
 def test_a_machine_client_with_orders_write_cancels_nothing(customers_stub):
-    from tests.orders.conftest import token_user
-
     order = make_order()
     writer = client_with(
         token_user("job", "", scope="orders:read orders:write"), "m-token"

@@ -2,7 +2,6 @@
 
 import json
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
@@ -10,20 +9,15 @@ from django.utils import timezone
 
 from orders_service.orders import purge
 from orders_service.orders.models import IdempotencyKey, Order
+from tests.orders.factories import make_idempotency_key, make_order
 
 pytestmark = pytest.mark.django_db
 
 
 def keyed_order(key: str, *, answered: bool = True) -> Order:
-    order = Order.objects.create(
-        owner_sub="1", owner_username="alice", customer_id=1, total=Decimal("5")
-    )
-    IdempotencyKey.objects.create(
-        owner_sub="1",
-        key=key,
-        fingerprint="f",
-        order=order,
-        response={"id": str(order.pk)} if answered else None,
+    order = make_order(total="5", state=Order.State.PENDING)
+    make_idempotency_key(
+        order, key=key, response={"id": str(order.pk)} if answered else None
     )
     return order
 

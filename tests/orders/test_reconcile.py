@@ -18,6 +18,7 @@ from orders_service.orders.reconcile import (
     reservations_reconcile,
 )
 from tests.orders.customers_stub import CLIENT, MACHINE_TOKEN
+from tests.orders.factories import make_idempotency_key, make_order
 
 pytestmark = pytest.mark.django_db
 
@@ -42,17 +43,11 @@ def later(monkeypatch):
 
 
 def order(state: str, *, customer_id: int = 1, total: str = "10.00", key=None):
-    created = Order.objects.create(
-        owner_sub=str(customer_id),
-        owner_username="alice",
-        customer_id=customer_id,
-        total=Decimal(total),
-        state=state,
+    created = make_order(
+        owner_sub=str(customer_id), customer_id=customer_id, total=total, state=state
     )
     if key:
-        IdempotencyKey.objects.create(
-            owner_sub=created.owner_sub, key=key, fingerprint="f", order=created
-        )
+        make_idempotency_key(created, key=key)
     return created
 
 

@@ -7,8 +7,9 @@ import pytest
 
 from orders_service.orders import services
 from orders_service.orders.exceptions import IdempotencyKeyInUse
-from orders_service.orders.models import IdempotencyKey, Order
+from orders_service.orders.models import Order
 from tests.orders.conftest import USERS
+from tests.orders.factories import make_idempotency_key, make_order
 
 pytestmark = pytest.mark.django_db
 
@@ -31,9 +32,7 @@ def order_for(key: str) -> Order:
     order_id = uuid.uuid5(
         services.ORDER_ID_NAMESPACE, f"{ALICE.id}\n{key}\n{FINGERPRINT}"
     )
-    return Order.objects.create(
-        id=order_id, owner_sub="1", owner_username="alice", customer_id=1, total=TOTAL
-    )
+    return make_order(id=order_id, total=str(TOTAL), state=Order.State.PENDING)
 
 
 @pytest.fixture
@@ -50,21 +49,15 @@ def lost_race(monkeypatch):
 
 
 def test_losing_the_race_to_a_request_in_flight_is_in_use(lost_race, customers_stub):
-    IdempotencyKey.objects.create(
-        owner_sub="1", key="k", fingerprint=FINGERPRINT, order=order_for("k")
-    )
+    make_idempotency_key(order_for("k"), key="k", fingerprint=FINGERPRINT)
     with pytest.raises(IdempotencyKeyInUse):
         create()
     assert customers_stub.calls == []
 
 
 def test_losing_the_race_to_a_finished_request_replays_it(lost_race, customers_stub):
-    IdempotencyKey.objects.create(
-        owner_sub="1",
-        key="k",
-        fingerprint=FINGERPRINT,
-        order=order_for("k"),
-        response={"state": "APPROVED"},
+    make_idempotency_key(
+        order_for("k"), key="k", fingerprint=FINGERPRINT, response={"state": "APPROVED"}
     )
     created = create()
     assert created.replayed

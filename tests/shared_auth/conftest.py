@@ -2,15 +2,12 @@
 
 import json
 import threading
-import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from django.core.cache import cache
@@ -21,10 +18,7 @@ from shared_auth import authentication
 from shared_auth.exchange import reset_exchanger
 from shared_auth.jwks import reset_jwks_clients
 from shared_auth.revocation import reset_revocation_clients
-
-ISSUER = "https://issuer.test"
-KID = "key-1"
-LOGIN_SCOPE = "orders:read orders:write customers:read customers:write"
+from tests.support.tokens import KID, claims, signed
 
 
 @pytest.fixture(scope="session")
@@ -158,26 +152,6 @@ def jwks_server(server: LocalServer, rsa_key, settings) -> LocalServer:
     return server
 
 
-def claims(**overrides: Any) -> dict[str, Any]:
-    """Return valid access-token claims, with ``overrides`` (None removes one)."""
-    now = int(time.time())
-    values = {
-        "iss": ISSUER,
-        "aud": ["orders", "customers"],
-        "sub": "42",
-        "exp": now + 300,
-        "iat": now,
-        "jti": uuid.uuid4().hex,
-        "token_type": "access",
-        "client_id": "gateway",
-        "scope": LOGIN_SCOPE,
-        "username": "alice",
-        "roles": ["clerk"],
-        **overrides,
-    }
-    return {name: value for name, value in values.items() if value is not None}
-
-
 @pytest.fixture
 def make_token(rsa_key) -> Callable[..., str]:
     """Return a function encoding a token: valid unless told otherwise.
@@ -193,12 +167,11 @@ def make_token(rsa_key) -> Callable[..., str]:
         headers: dict[str, Any] | None = None,
         **overrides: Any,
     ) -> str:
-        header = {"kid": KID, "typ": "at+jwt", **(headers or {})}
-        return jwt.encode(
+        return signed(
             claims(**overrides),
             rsa_key if key is None else key,
             algorithm=algorithm,
-            headers={name: value for name, value in header.items() if value},
+            **(headers or {}),
         )
 
     return make

@@ -19,19 +19,13 @@ from shared_auth import authentication
 from shared_auth.authentication import JWTAuthentication
 from shared_auth.context import username_var
 from shared_auth.jwks import reset_jwks_clients
-from tests.shared_auth.conftest import KID, claims, public_jwk
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+from tests.shared_auth.conftest import public_jwk
+from tests.support.tokens import KID, claims, forge
+from tests.support.tokens import b64url as b64
 
 
 def b64json(value: Any) -> str:
     return b64(json.dumps(value).encode())
-
-
-def forge(header: dict[str, Any], payload: dict[str, Any], signature: bytes) -> str:
-    return f"{b64json(header)}.{b64json(payload)}.{b64(signature)}"
 
 
 def hmac_token(secret: bytes) -> str:
@@ -381,9 +375,7 @@ def test_subclass_with_in_memory_keys(rf, make_token, rsa_key, server):
     # An algorithm that does not fit the raw key is a 401, not a crash.
     from rest_framework.exceptions import AuthenticationFailed
 
-    from tests.shared_auth.conftest import claims as make_claims
-
-    es_token = forge({"alg": "ES256", "kid": KID}, make_claims(), b"x" * 64)
+    es_token = forge({"alg": "ES256", "kid": KID}, claims(), b"x" * 64)
     with pytest.raises(AuthenticationFailed):
         auth.authenticate(rf.get("/", HTTP_AUTHORIZATION=f"Bearer {es_token}"))
     username_var.reset(reset)

@@ -7,7 +7,8 @@ import uuid
 import pytest
 
 from shared_auth.jwks import JWKSClient, KeysUnavailable, UnknownKey, get_jwks_client
-from tests.shared_auth.conftest import KID, public_jwk
+from tests.shared_auth.conftest import public_jwk
+from tests.support.tokens import KID
 
 WARNING = "JWKS fetch from"
 

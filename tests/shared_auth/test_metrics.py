@@ -10,9 +10,9 @@ from prometheus_client import REGISTRY
 from shared_auth import metrics
 from shared_auth.jwks import get_jwks_client
 from shared_auth.revocation import RevocationClient
-from tests.shared_auth.conftest import KID
 from tests.shared_auth.test_authentication import flip_signature_byte
 from tests.shared_auth.test_revocation import Clock, Feed
+from tests.support.tokens import KID
 
 REJECTIONS = "access_token_rejections_total"
 

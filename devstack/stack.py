@@ -1,4 +1,4 @@
-"""A real stack for end-to-end tests: one gunicorn process per project, free ports.
+"""The real stack: one gunicorn process per project, on free ports.
 
 Each stack gets its own temporary directory (keys, logs, SQLite files) or its own
 temporary PostgreSQL databases, created here and dropped by ``close()``.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def projects_of(root: Path) -> dict[str, str]:

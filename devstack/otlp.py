@@ -1,4 +1,4 @@
-"""A small OTLP/HTTP trace receiver for end-to-end tests.
+"""A small OTLP/HTTP trace receiver, for the e2e tests and ``make bench``.
 
 Listens on a free port of 127.0.0.1, accepts ``POST /v1/traces`` bodies
 (``ExportTraceServiceRequest``, protobuf, optionally gzipped) and keeps every

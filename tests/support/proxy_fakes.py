@@ -17,6 +17,8 @@ import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from devstack.stack import free_port
+
 GZIPPED = gzip.compress(json.dumps({"compressed": True}).encode(), mtime=0)
 STREAM_CHUNK = b"x" * 65536
 STREAM_CHUNKS = 16
@@ -235,6 +237,4 @@ class JammedUpstream:
 
 def dead_url() -> str:
     """Return the URL of a 127.0.0.1 port where nothing listens."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+    return f"http://127.0.0.1:{free_port()}"
