@@ -58,7 +58,31 @@ _WATCHED = {
 }
 
 
-class SharedAuthSettings(APISettings):
+class CheckedSettings(APISettings):
+    """An ``APISettings`` that checks each value before DRF caches it.
+
+    ``error(attr, value)`` says why a value is bad; such a value raises
+    ``ImproperlyConfigured`` on every read (the project's system check reports
+    it at start-up, under its own id).
+    """
+
+    def raw(self, attr: str) -> Any:
+        """Return the configured value of ``attr`` (or its default), unchecked."""
+        return self.user_settings.get(attr, self.defaults[attr])
+
+    def error(self, attr: str, value: Any) -> str | None:
+        """Return why ``value`` is not a valid ``attr``, else None."""
+        return None
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr in self.defaults:
+            error = self.error(attr, self.raw(attr))
+            if error is not None:
+                raise ImproperlyConfigured(error)
+        return super().__getattr__(attr)
+
+
+class SharedAuthSettings(CheckedSettings):
     """``settings.SHARED_AUTH`` with defaults, read on first use.
 
     ``ISSUER``, ``JWKS_URL``, ``REVOCATION_URL`` and ``REVOCATION_TOKEN`` fall
@@ -92,17 +116,9 @@ class SharedAuthSettings(APISettings):
             self._user_settings = merged
         return self._user_settings
 
-    def raw(self, attr: str) -> Any:
-        """Return the configured value of ``attr`` (or its default), unchecked."""
-        return self.user_settings.get(attr, DEFAULTS[attr])
-
-    def __getattr__(self, attr: str) -> Any:
-        # Checked before DRF caches the value: a bad one raises on every read.
-        if attr in DEFAULTS:
-            error = setting_error(attr, self.raw(attr))
-            if error is not None:
-                raise ImproperlyConfigured(error)
-        return super().__getattr__(attr)
+    def error(self, attr: str, value: Any) -> str | None:
+        """Return ``setting_error(attr, value)``."""
+        return setting_error(attr, value)
 
 
 REQUIRED = ("AUDIENCE", "ISSUER", "JWKS_URL", "REVOCATION_URL", "TOKEN_URL")

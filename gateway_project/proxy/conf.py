@@ -1,4 +1,4 @@
-"""The ``GATEWAY_PROXY`` setting, read lazily through a DRF ``APISettings`` object.
+"""The ``GATEWAY_PROXY`` setting, read lazily (``shared_auth.conf.CheckedSettings``).
 
 The same pattern as ``shared_auth.conf``: the defaults live here, nothing is
 read at import time, a change of the setting (``override_settings``,
@@ -14,9 +14,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
-from rest_framework.settings import APISettings
+
+from shared_auth.conf import CheckedSettings
 
 DEFAULTS: dict[str, Any] = {
     # Path prefix -> upstream base URL.
@@ -37,7 +37,7 @@ _SECONDS = ("CONNECT_TIMEOUT", "READ_TIMEOUT", "POOL_TIMEOUT", "POOL_MAX_IDLE")
 _COUNTS = ("POOL_SIZE", "MAX_BODY_SIZE")
 
 
-class ProxySettings(APISettings):
+class ProxySettings(CheckedSettings):
     """``settings.GATEWAY_PROXY`` with defaults, read on first use."""
 
     def __init__(self) -> None:
@@ -50,17 +50,9 @@ class ProxySettings(APISettings):
             self._user_settings = getattr(settings, "GATEWAY_PROXY", {})
         return self._user_settings
 
-    def raw(self, attr: str) -> Any:
-        """Return the configured value of ``attr`` (or its default), unchecked."""
-        return self.user_settings.get(attr, DEFAULTS[attr])
-
-    def __getattr__(self, attr: str) -> Any:
-        # Checked before DRF caches the value: a bad one raises on every read.
-        if attr in DEFAULTS:
-            errors = setting_errors(attr, self.raw(attr))
-            if errors:
-                raise ImproperlyConfigured(errors[0])
-        return super().__getattr__(attr)
+    def error(self, attr: str, value: Any) -> str | None:
+        """Return the first of ``setting_errors(attr, value)``, if any."""
+        return next(iter(setting_errors(attr, value)), None)
 
 
 def _route_errors(routes: Any) -> list[str]:
