@@ -35,7 +35,14 @@ demo: install ## With make run going: walk the token story (DEMO_GATEWAY=, DEMO_
 lint: install ## Check the code with ruff
 	$(VENV)/bin/ruff check .
 
-test: lint ## Lint, then run every test suite (unit, integration, end to end)
+# The browser tests drive Debian's Chromium (Playwright never downloads a browser).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@echo "installing Debian's chromium for the browser tests (apt-get, as root)"
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+test: lint $(CHROMIUM) ## Lint, then run every test suite (unit, integration, end to end)
 	$(PY) tests/run.py
 
 bench: install ## Measure direct vs gateway vs nginx (BENCH_ARGS="--profile" etc.)

@@ -1,7 +1,7 @@
 """The browsable API through the gateway, in a real browser.
 
 Playwright drives Debian's Chromium (``/usr/bin/chromium``, installed by
-``.ci/run``; Playwright's own browser builds are never downloaded). The user
+``make test``; Playwright's own browser builds are never downloaded). The user
 logs in at the gateway, sees their orders rendered by DRF at the orders service,
 and follows the "next" link the service built from ``X-Forwarded-Host``: it
 must stay on the gateway. Screenshots land in ``$VAR_DIR/screenshots``.
