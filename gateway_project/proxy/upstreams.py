@@ -22,6 +22,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
+from gateway_project.proxy.connection import ProxyHTTPConnection, ProxyHTTPSConnection
+
 DEFAULTS: dict[str, Any] = {
     "ROUTES": {},
     "CONNECT_TIMEOUT": 3.0,
@@ -79,9 +81,13 @@ class _IdleLimit:
 class IdleLimitedHTTPPool(_IdleLimit, urllib3.HTTPConnectionPool):
     """An HTTP pool whose connections idle out after ``max_idle`` seconds."""
 
+    ConnectionCls = ProxyHTTPConnection
+
 
 class IdleLimitedHTTPSPool(_IdleLimit, urllib3.HTTPSConnectionPool):
     """An HTTPS pool whose connections idle out after ``max_idle`` seconds."""
+
+    ConnectionCls = ProxyHTTPSConnection
 
 
 IdleLimitedPool = IdleLimitedHTTPPool | IdleLimitedHTTPSPool
