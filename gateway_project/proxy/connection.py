@@ -98,8 +98,11 @@ class ProxyHTTPResponse(http.client.HTTPResponse):
             raise http.client.UnknownProtocol(version)
         self.headers = self.msg = parse_header_lines(read_header_lines(self.fp))
         transfer_coding = self.headers.get("transfer-encoding")
-        self.chunked = bool(transfer_coding and transfer_coding.lower() == "chunked")
-        self.chunk_left = None
+        if transfer_coding and transfer_coding.lower() == "chunked":
+            self.chunked = True
+            self.chunk_left = None
+        else:
+            self.chunked = False
         self.will_close = self._check_close()  # type: ignore[attr-defined]
         self.length = None
         length = self.headers.get("content-length")

@@ -68,6 +68,10 @@ def test_http_client_limits_hold():
         read_header_lines(io.BytesIO(b"A: 1\r\n" * (MAX_HEADERS + 1) + b"\r\n"))
 
 
+# What http.client's begin() sets.
+BEGUN = ("status", "reason", "version", "length", "chunked", "chunk_left", "will_close")
+
+
 class FakeSocket:
     def __init__(self, data: bytes) -> None:
         self.data = data
@@ -95,7 +99,7 @@ def test_a_response_begins_as_http_client_begins_it(raw, length, chunked, will_c
     theirs = http.client.HTTPResponse(FakeSocket(raw), method="GET")
     ours.begin()
     theirs.begin()
-    for attribute in ("status", "reason", "version", "length", "chunked", "will_close"):
+    for attribute in BEGUN:
         assert getattr(ours, attribute) == getattr(theirs, attribute), attribute
     assert ours.msg.items() == theirs.msg.items()
     assert (ours.length, ours.chunked, ours.will_close) == (length, chunked, will_close)
