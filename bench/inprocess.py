@@ -259,7 +259,10 @@ def setup_gateway(workdir: Path) -> tuple[Callable[[], int], list[subprocess.Pop
     os.environ.update(
         ORDERS_SERVICE_URL=f"http://127.0.0.1:{port}",
         GATEWAY_DATABASE_URL=f"sqlite:///{workdir / 'gateway.sqlite3'}",
-        JWT_SIGNING_KEYS_DIR=str(workdir / "keys"),
+        # A kept directory (INPROCESS_KEYS_DIR) spares the random work of making
+        # a key, so that runs compared by instruction counts do the same work.
+        JWT_SIGNING_KEYS_DIR=os.environ.get("INPROCESS_KEYS_DIR")
+        or str(workdir / "keys"),
     )
     import django
     from django.core.management import call_command

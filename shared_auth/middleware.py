@@ -9,6 +9,9 @@ from django.http import HttpRequest, HttpResponse
 from shared_auth.context import current_request_var, request_id_var, username_var
 
 REQUEST_ID_HEADER = "X-Request-ID"
+# Its WSGI environ key: read there, ``request.headers`` (all headers copied into a
+# new mapping on first use) is not built for it on every request.
+_REQUEST_ID_META = "HTTP_X_REQUEST_ID"
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
@@ -30,7 +33,7 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request_id = sane_request_id(request.headers.get(REQUEST_ID_HEADER))
+        request_id = sane_request_id(request.META.get(_REQUEST_ID_META))
         request.request_id = request_id
         id_token = request_id_var.set(request_id)
         request_token = current_request_var.set(request)

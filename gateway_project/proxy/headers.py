@@ -115,4 +115,4 @@ def downstream_headers(
         lowered = name.lower()
         if lowered not in HOP_BY_HOP and lowered not in named:
             # RFC 9112 section 5.2: an obs-fold is replaced by a space.
-            yield name, _OBS_FOLD.sub(" ", value)
+            yield name, _OBS_FOLD.sub(" ", value) if "\n" in value else value
