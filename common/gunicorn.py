@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gunicorn.http import wsgi as _gunicorn_wsgi
+
 if TYPE_CHECKING:
     from gunicorn.arbiter import Arbiter
     from gunicorn.workers.base import Worker
@@ -43,7 +45,6 @@ access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 # No "Server: gunicorn" banner (docs/security.md). Gunicorn has no setting for
 # it: the line is written by its HTTP/1 response class, so that class is
 # replaced (in the master, before the workers fork) by one leaving it out.
-from gunicorn.http import wsgi as _gunicorn_wsgi  # noqa: E402
 
 
 class _ResponseWithoutBanner(_gunicorn_wsgi.Response):
