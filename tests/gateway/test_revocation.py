@@ -16,6 +16,7 @@ from gateway_project.identity.models import SubjectRevocation
 from gateway_project.identity.revocation_memo import MAX_AGE, RevocationMemo
 from gateway_project.identity.services import subject_tokens_revoke
 from gateway_project.identity.tokens import AccessToken, RefreshToken
+from tests.support.clock import Clock
 
 # Transactions really commit: a revocation reaches the other processes' memory
 # through a revision written on commit.
@@ -445,14 +446,6 @@ def test_feed_entries_are_utc_epoch_seconds(alice):
 
 
 # -- the gateway's memory of revocations ----------------------------------------
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_no_query_per_request_until_a_revocation(
     api, alice, staff, tokens, login, django_assert_num_queries
 ):
@@ -487,7 +480,7 @@ def test_an_emptied_cache_reloads_from_the_database():
 
 
 def test_a_lost_revision_write_is_caught_up_within_max_age(alice):
-    clock = Clock()
+    clock = Clock(1000.0)
     other = RevocationMemo(clock=clock)
     assert not other.is_revoked(sub="77", iat=time.time() - 1)
     SubjectRevocation.objects.create(sub="77", not_before=timezone.now())

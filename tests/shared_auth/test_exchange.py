@@ -8,14 +8,7 @@ import pytest
 
 from shared_auth.exceptions import ServiceUnavailable
 from shared_auth.exchange import TokenExchanger, get_exchanger
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import Clock
 
 
 @pytest.fixture

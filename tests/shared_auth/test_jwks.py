@@ -8,19 +8,10 @@ import pytest
 
 from shared_auth.jwks import JWKSClient, KeysUnavailable, UnknownKey, get_jwks_client
 from tests.shared_auth.conftest import public_jwk
+from tests.support.clock import Clock
 from tests.support.tokens import KID
 
 WARNING = "JWKS fetch from"
-
-
-class Clock:
-    """A wall clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

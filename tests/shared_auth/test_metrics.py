@@ -11,7 +11,8 @@ from shared_auth import metrics
 from shared_auth.jwks import get_jwks_client
 from shared_auth.revocation import RevocationClient
 from tests.shared_auth.test_authentication import flip_signature_byte
-from tests.shared_auth.test_revocation import Clock, Feed
+from tests.shared_auth.test_revocation import Feed
+from tests.support.clock import Clock
 from tests.support.tokens import KID
 
 REJECTIONS = "access_token_rejections_total"
@@ -70,7 +71,7 @@ def test_a_valid_token_or_none_counts_nothing(api, jwks_server, make_token, reje
 def test_a_revoked_token_counts_as_revoked(
     api, server, jwks_server, make_token, settings, rejections
 ):
-    feed = Feed(server, Clock())
+    feed = Feed(server, Clock(2_000_000.0))
     feed.clock.now = time.time()
     settings.SHARED_AUTH = {**settings.SHARED_AUTH, "REVOCATION_URL": feed.url}
     feed.entries = {"42": time.time()}

@@ -14,19 +14,10 @@ from shared_auth.revocation import (
     RevocationsUnavailable,
     get_revocation_client,
 )
+from tests.support.clock import Clock
 
 FEED_TOKEN = "test-feed-token"  # tests/shared_auth/settings.py
 WARNING = "Revocation feed"
-
-
-class Clock:
-    """A wall clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 2_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Feed:
@@ -70,7 +61,7 @@ class Feed:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(2_000_000.0)
 
 
 @pytest.fixture
