@@ -1,18 +1,18 @@
 """The HTML pages under their Content-Security-Policy, in a real browser.
 
-Chromium (``/usr/bin/chromium``, as in test_browser.py) loads the admin (login
-and index), the browsable API through the gateway and each service's Swagger
-UI (/api/docs/, its assets served by the service: drf-spectacular-sidecar, no
-CDN). Every page must carry the policy, render, and raise no CSP violation
-(``securitypolicyviolation`` events and the console's "Refused to ..." errors)
-and no script error; Swagger UI must list the service's operations.
+Chromium (``/usr/bin/chromium``, the ``browser`` fixture of conftest.py) loads
+the admin (login and index), the browsable API through the gateway and each
+service's Swagger UI (/api/docs/, its assets served by the service:
+drf-spectacular-sidecar, no CDN). Every page must carry the policy, render, and
+raise no CSP violation (``securitypolicyviolation`` events and the console's
+"Refused to ..." errors) and no script error; Swagger UI must list the service's
+operations.
 """
 
 import pytest
-from playwright.sync_api import Browser, Page, Response, sync_playwright
+from playwright.sync_api import Browser, Page, Response
 
 from devstack.stack import PASSWORDS, Stack
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_FLAGS
 
 LISTEN_FOR_VIOLATIONS = """
 window.__cspViolations = [];
@@ -22,16 +22,6 @@ document.addEventListener("securitypolicyviolation", (event) => {
   window.__cspViolations.push(`${what} ${where}`);
 });
 """
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
-        )
-        yield chromium
-        chromium.close()
 
 
 class Watched:

@@ -16,7 +16,7 @@ import requests
 from playwright.sync_api import Page
 
 from devstack.stack import Stack
-from tests.e2e.test_browser import SCREENSHOTS, browser, page  # noqa: F401
+from tests.e2e.test_browser import SCREENSHOTS, page  # noqa: F401
 
 TIMEOUT = 20
 
