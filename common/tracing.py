@@ -10,8 +10,8 @@ export; the standard ``OTEL_*`` variables configure both) with
 customers) and instruments:
 
 - Django: a server span per request, continuing the caller's ``traceparent``;
-- urllib3: a client span per proxied request (the gateway's shared pool), whose
-  context is the ``traceparent`` sent to the service;
+- the gateway's proxy hop: a client span per proxied request
+  (``client_span``), whose context is the ``traceparent`` sent to the service;
 - requests: a client span per call of shared_auth's session (orders to
   customers, token exchange, JWKS and revocation fetches).
 """
@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from contextlib import AbstractContextManager, nullcontext
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def inject_context(headers: dict[str, str]) -> None:
     through, as through any proxy that does not take part). With it on, a
     caller's ``traceparent`` and ``tracestate`` are replaced by this process's
     context, so the next hop is the child of this one even if no client span
-    is made (the urllib3 instrumentation then sets its own span's).
+    is made (inside ``client_span``, the client span's).
     """
     if not _configured:
         return
@@ -77,6 +78,20 @@ def inject_context(headers: dict[str, str]) -> None:
     propagate.inject(headers)
 
 
+def client_span(method: str, url: str) -> AbstractContextManager:
+    """Return a context manager around one outgoing request: a client span
+    when tracing is on (current while it lasts), else nothing."""
+    if not _configured:
+        return nullcontext()
+    from opentelemetry import trace
+
+    return trace.get_tracer(__name__).start_as_current_span(
+        method,
+        kind=trace.SpanKind.CLIENT,
+        attributes={"http.request.method": method, "url.full": url},
+    )
+
+
 def _setup() -> None:
     from django.conf import settings
     from opentelemetry import trace
@@ -85,7 +100,6 @@ def _setup() -> None:
     )
     from opentelemetry.instrumentation.django import DjangoInstrumentor
     from opentelemetry.instrumentation.requests import RequestsInstrumentor
-    from opentelemetry.instrumentation.urllib3 import URLLib3Instrumentor
     from opentelemetry.sdk.resources import SERVICE_NAME, Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -98,6 +112,5 @@ def _setup() -> None:
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
     DjangoInstrumentor().instrument()
-    URLLib3Instrumentor().instrument()
     RequestsInstrumentor().instrument()
     logger.info("Tracing on: %s exports spans over OTLP/HTTP", settings.PROJECT)

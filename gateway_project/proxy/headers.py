@@ -6,7 +6,6 @@ what identifies the caller or describes the hop (cookies, credentials,
 forwarding and identity-looking headers) and sets its own.
 """
 
-import re
 from collections.abc import Iterable, Iterator
 
 from django.http import HttpRequest
@@ -42,7 +41,6 @@ _DROPPED_TOWARDS_SERVICE = frozenset(
         "x-rewrite-url",
     }
 )
-_OBS_FOLD = re.compile(r"\r?\n[ \t]*")
 _DROPPED_PREFIXES = (
     "x-forwarded-",
     "x-user",
@@ -114,5 +112,4 @@ def downstream_headers(
     for name, value in headers:
         lowered = name.lower()
         if lowered not in HOP_BY_HOP and lowered not in named:
-            # RFC 9112 section 5.2: an obs-fold is replaced by a space.
-            yield name, _OBS_FOLD.sub(" ", value) if "\n" in value else value
+            yield name, value

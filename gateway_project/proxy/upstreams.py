@@ -11,16 +11,17 @@ close it under a request: the race that otherwise ends in a 502.
 from __future__ import annotations
 
 import functools
+import ssl
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import urllib3
 from django.core.signals import setting_changed
 
-from gateway_project.proxy.conf import DEFAULTS, proxy_settings
+from gateway_project.proxy.conf import proxy_settings
+from gateway_project.proxy.http1 import Connection, Endpoint, PoolBusy
 
 
 def _monotonic() -> float:
@@ -28,52 +29,54 @@ def _monotonic() -> float:
     return time.monotonic()
 
 
-class _IdleLimit:
-    """A pool mixin: a connection idle ``max_idle`` seconds or more is reopened.
+class Pool:
+    """At most ``size`` connections to one service, idle ones reused last-in first.
 
-    ``_get_conn`` and ``_put_conn`` are urllib3's own hooks for taking and
-    returning a connection; urllib3 itself only drops a connection whose close
-    has already arrived. ``urlopen_fresh`` sends on a new connection.
+    ``take`` waits ``pool_timeout`` seconds for a free slot (else ``PoolBusy``)
+    and hands out an idle connection unless it idled ``max_idle`` seconds or
+    more, or the service closed it meanwhile (either way it is reopened);
+    ``give_back`` returns the slot, keeping the connection only if it may carry
+    another request.
     """
 
-    max_idle: float = DEFAULTS["POOL_MAX_IDLE"]
+    def __init__(
+        self, endpoint: Endpoint, *, size: int, pool_timeout: float, max_idle: float
+    ) -> None:
+        self.endpoint = endpoint
+        self.pool_timeout = pool_timeout
+        self.max_idle = max_idle
+        self._slots = threading.BoundedSemaphore(size)
+        self._idle: list[Connection] = []  # append and pop are atomic
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._fresh = threading.local()
-
-    def urlopen_fresh(self, method: str, url: str, **kwargs: Any) -> Any:
-        """Return ``urlopen(method, url, **kwargs)`` sent on a new connection."""
-        self._fresh.active = True
+    def take(self, *, fresh: bool = False) -> Connection:
+        """Return a connection for one request (``fresh``: a new one)."""
+        if not self._slots.acquire(timeout=self.pool_timeout):
+            raise PoolBusy("no free connection")
         try:
-            return self.urlopen(method, url, **kwargs)  # type: ignore[attr-defined]
-        finally:
-            self._fresh.active = False
-
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        conn = super()._get_conn(timeout)  # type: ignore[misc]
-        idle_since = getattr(conn, "idle_since", None)
-        if getattr(self._fresh, "active", False) or (
-            idle_since is not None and _monotonic() - idle_since >= self.max_idle
+            connection = self._idle.pop()
+        except IndexError:
+            return Connection(self.endpoint)
+        if (
+            fresh
+            or _monotonic() - connection.idle_since >= self.max_idle
+            or (connection.dropped())
         ):
-            conn.close()  # connects again on its next request
-        return conn
+            connection.close()  # opens again on its next request
+        return connection
 
-    def _put_conn(self, conn: Any) -> None:
-        if conn is not None:
-            conn.idle_since = _monotonic()
-        super()._put_conn(conn)  # type: ignore[misc]
+    def give_back(self, connection: Connection, *, reusable: bool) -> None:
+        """Return ``connection``'s slot; keep it for reuse only if ``reusable``."""
+        if reusable and connection.sock is not None:
+            connection.idle_since = _monotonic()
+            self._idle.append(connection)
+        else:
+            connection.close()
+        self._slots.release()
 
-
-class IdleLimitedHTTPPool(_IdleLimit, urllib3.HTTPConnectionPool):
-    """An HTTP pool whose connections idle out after ``max_idle`` seconds."""
-
-
-class IdleLimitedHTTPSPool(_IdleLimit, urllib3.HTTPSConnectionPool):
-    """An HTTPS pool whose connections idle out after ``max_idle`` seconds."""
-
-
-IdleLimitedPool = IdleLimitedHTTPPool | IdleLimitedHTTPSPool
+    def close(self) -> None:
+        """Close every idle connection."""
+        while self._idle:
+            self._idle.pop().close()
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ class Upstream:
     prefix: str
     name: str
     base_path: str
-    pool: IdleLimitedPool
+    pool: Pool
 
 
 @dataclass(frozen=True)
@@ -95,8 +98,6 @@ class ProxyRoutes:
     """The proxy's routes (upstreams sorted longest prefix first) and limits."""
 
     upstreams: tuple[Upstream, ...]
-    timeout: urllib3.Timeout
-    pool_timeout: float
     max_body_size: int
 
     def route(self, path: str) -> Upstream | None:
@@ -111,14 +112,21 @@ def _upstream(prefix: str, base_url: str) -> Upstream:
     """Return the route ``prefix`` -> ``base_url`` (checked: ``proxy.E001``)."""
     parts = urlsplit(base_url)
     https = parts.scheme == "https"
-    pool = (IdleLimitedHTTPSPool if https else IdleLimitedHTTPPool)(
-        parts.hostname,
-        parts.port or (443 if https else 80),
-        maxsize=int(proxy_settings.POOL_SIZE),
-        block=True,
-        retries=False,
+    port = parts.port or (443 if https else 80)
+    endpoint = Endpoint(
+        host=parts.hostname,
+        port=port,
+        tls=ssl.create_default_context() if https else None,
+        host_header=parts.netloc.rpartition("@")[2],
+        connect_timeout=float(proxy_settings.CONNECT_TIMEOUT),
+        read_timeout=float(proxy_settings.READ_TIMEOUT),
     )
-    pool.max_idle = float(proxy_settings.POOL_MAX_IDLE)
+    pool = Pool(
+        endpoint,
+        size=int(proxy_settings.POOL_SIZE),
+        pool_timeout=float(proxy_settings.POOL_TIMEOUT),
+        max_idle=float(proxy_settings.POOL_MAX_IDLE),
+    )
     return Upstream(prefix, base_url, parts.path.rstrip("/"), pool)
 
 
@@ -131,10 +139,6 @@ def proxy_config() -> ProxyRoutes:
     routes = sorted(proxy_settings.ROUTES.items(), key=lambda item: -len(item[0]))
     return ProxyRoutes(
         upstreams=tuple(_upstream(prefix, url) for prefix, url in routes),
-        timeout=urllib3.Timeout(
-            connect=proxy_settings.CONNECT_TIMEOUT, read=proxy_settings.READ_TIMEOUT
-        ),
-        pool_timeout=proxy_settings.POOL_TIMEOUT,
         max_body_size=int(proxy_settings.MAX_BODY_SIZE),
     )
 

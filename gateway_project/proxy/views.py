@@ -11,10 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from http.client import RemoteDisconnected
-from typing import Any
 
-import urllib3
 from django.http import (
     HttpRequest,
     HttpResponseBase,
@@ -23,32 +20,28 @@ from django.http import (
 )
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
-from urllib3.exceptions import (
-    ClosedPoolError,
-    ConnectTimeoutError,
-    EmptyPoolError,
-    HTTPError,
-    NewConnectionError,
-    ProtocolError,
-    ReadTimeoutError,
-)
 
 from common.errors import (
     REQUEST_TOO_LARGE_CODE,
     REQUEST_TOO_LARGE_DETAIL,
     error_response,
 )
+from common.tracing import client_span
 from gateway_project.proxy import metrics
 from gateway_project.proxy.accesslog import PROXY_LOGGED
 from gateway_project.proxy.auth import edge_token, www_authenticate
 from gateway_project.proxy.headers import downstream_headers, upstream_headers
-from gateway_project.proxy.paths import UnsafePath, checked_path, raw_target
-from gateway_project.proxy.upstreams import (
-    IdleLimitedPool,
-    ProxyRoutes,
-    Upstream,
-    proxy_config,
+from gateway_project.proxy.http1 import (
+    ClosedUnanswered,
+    ConnectFailed,
+    ConnectTimeout,
+    PoolBusy,
+    ReadTimeout,
+    Response,
+    UpstreamError,
 )
+from gateway_project.proxy.paths import UnsafePath, checked_path, raw_target
+from gateway_project.proxy.upstreams import Pool, Upstream, proxy_config
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +49,6 @@ ALLOWED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _BODY_METHODS = ("POST", "PUT", "PATCH")
 # RFC 9110 section 9.2.2: a client may send these again after a failed attempt.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-# The connection was closed or reset before any byte of an answer came back.
-_CLOSED_BEFORE_ANSWER = (RemoteDisconnected, ConnectionResetError, BrokenPipeError)
-CHUNK_SIZE = 64 * 1024
 BAD_GATEWAY_DETAIL = "Bad response from the upstream service."
 
 
@@ -80,60 +70,52 @@ class ProxyError(Exception):
 
 
 # How a failure to get an answer from the service is told to the client, as
-# the services' error maps do: the first row that matches wins
-# (NewConnectionError is a ConnectTimeoutError); any other HTTPError or OSError
-# is a 502 ``bad_gateway``.
-UPSTREAM_ERRORS: tuple[tuple[type[Exception] | tuple, int, str, str], ...] = (
-    (
-        NewConnectionError,
+# the services' error maps do; any other failure (a bad or broken-off answer,
+# a connection closed unanswered) is a 502 ``bad_gateway``.
+UPSTREAM_ERRORS: dict[type[UpstreamError], tuple[int, str, str]] = {
+    ConnectFailed: (
         502,
         "Upstream service refused the connection.",
         "upstream_refused",
     ),
-    (ConnectTimeoutError, 503, "Upstream service unavailable.", "upstream_unavailable"),
-    (ReadTimeoutError, 504, "Upstream service timed out.", "upstream_timeout"),
-    (
-        (EmptyPoolError, ClosedPoolError),
-        503,
-        "Upstream service busy: no free connection.",
-        "upstream_busy",
-    ),
-)
+    ConnectTimeout: (503, "Upstream service unavailable.", "upstream_unavailable"),
+    ReadTimeout: (504, "Upstream service timed out.", "upstream_timeout"),
+    PoolBusy: (503, "Upstream service busy: no free connection.", "upstream_busy"),
+}
 
 
-def upstream_error(exc: BaseException) -> ProxyError:
+def upstream_error(exc: UpstreamError) -> ProxyError:
     """Return the ``ProxyError`` that ``UPSTREAM_ERRORS`` maps ``exc`` to."""
-    for types, status, detail, code in UPSTREAM_ERRORS:
-        if isinstance(exc, types):
-            return ProxyError(status, detail, code)
-    return ProxyError(502, BAD_GATEWAY_DETAIL, "bad_gateway")
+    status, detail, code = UPSTREAM_ERRORS.get(
+        type(exc), (502, BAD_GATEWAY_DETAIL, "bad_gateway")
+    )
+    return ProxyError(status, detail, code)
 
 
 class UpstreamBody:
-    """The service's response body, relayed in chunks as it was sent.
+    """The service's response body, relayed in chunks as it arrives.
 
-    Closing it before the body was read to its end drops the connection (its
-    unread bytes would corrupt the next exchange); either way the connection's
-    slot goes back to the pool.
+    Closing it hands the connection back to the pool, to be reused only if the
+    body was read to its end (unread bytes would corrupt the next exchange).
     """
 
-    def __init__(self, response: urllib3.BaseHTTPResponse) -> None:
+    def __init__(self, pool: Pool, response: Response) -> None:
+        self._pool = pool
         self._response = response
-        self._complete = False
 
     def __iter__(self) -> Iterator[bytes]:
         try:
-            yield from self._response.stream(CHUNK_SIZE, decode_content=False)
-        except (HTTPError, OSError):
+            yield from self._response.iter_body()
+        except (UpstreamError, OSError):
             logger.warning("upstream response body broken off", exc_info=True)
             raise
-        self._complete = True
 
     def close(self) -> None:
-        """Give the connection back to the pool, closing it if not read through."""
-        if not self._complete:
-            self._response.close()
-        self._response.release_conn()
+        """Give the connection back to the pool (closed unless read through)."""
+        response = self._response
+        self._pool.give_back(
+            response.connection, reusable=response.complete and response.reusable
+        )
 
 
 def _request_body(request: HttpRequest, limit: int) -> bytes:
@@ -164,16 +146,10 @@ def _request_body(request: HttpRequest, limit: int) -> bytes:
     return request.body if length > 0 else b""
 
 
-def _closed_before_answer(exc: ProtocolError) -> bool:
-    """Return True if ``exc`` says the service closed the connection unanswered."""
-    cause = exc.args[1] if len(exc.args) > 1 else exc.__cause__
-    return isinstance(cause, _CLOSED_BEFORE_ANSWER)
-
-
-def _urlopen(
-    pool: IdleLimitedPool, method: str, url: str, **kwargs: Any
-) -> urllib3.BaseHTTPResponse:
-    """Return ``pool.urlopen(method, url, **kwargs)``, tried twice at most.
+def _send(
+    pool: Pool, method: str, target: str, headers: dict[str, str], body: bytes
+) -> Response:
+    """Return the service's response to one request, sent twice at most.
 
     A pooled connection the service closed at the moment it was reused (its
     keep-alive ran out as the request went out) fails with no answer at all.
@@ -182,69 +158,62 @@ def _urlopen(
     request: a second send cannot do what the first did not. Any other method,
     and any other failure, is not retried.
     """
-    try:
-        return pool.urlopen(method, url, **kwargs)
-    except ProtocolError as exc:
-        if method not in IDEMPOTENT_METHODS or not _closed_before_answer(exc):
+    for attempt in (1, 2):
+        connection = pool.take(fresh=attempt == 2)
+        try:
+            return connection.send(method, target, headers, body)
+        except ClosedUnanswered:
+            pool.give_back(connection, reusable=False)
+            if attempt == 2 or method not in IDEMPOTENT_METHODS:
+                raise
+            logger.info(
+                "upstream closed a connection unanswered; retrying %s once", method
+            )
+        except BaseException:
+            pool.give_back(connection, reusable=False)
             raise
-        logger.info("upstream closed a connection unanswered; retrying %s once", method)
-    return pool.urlopen_fresh(method, url, **kwargs)
+    raise AssertionError("unreachable")
 
 
 def _open(
-    request: HttpRequest,
-    config: ProxyRoutes,
-    upstream: Upstream,
-    *,
-    path: str,
-    body: bytes,
-    token: str,
-) -> urllib3.BaseHTTPResponse:
-    """Send ``request`` to ``upstream`` and return its unread response.
+    request: HttpRequest, upstream: Upstream, *, path: str, body: bytes, token: str
+) -> Response:
+    """Send ``request`` to ``upstream`` and return its response, body unread.
 
     The seconds the service took to answer with headers (or to fail) are left
     on ``request.proxy_upstream_seconds`` for the log line.
 
     Raise ``ProxyError`` 502 when the service refuses the connection or answers
-    garbage, 503 on connect timeout or no free connection, 504 on read timeout.
+    garbage, 503 on connect timeout or no free connection, 504 on read timeout,
+    400 for a header that cannot be forwarded.
     """
     query = request.META.get("QUERY_STRING", "")
-    url = upstream.base_path + path + (f"?{query}" if query else "")
-    has_body = bool(body) or request.method in _BODY_METHODS
-    headers = upstream_headers(
-        request, token=token, content_length=len(body) if has_body else None
-    )
+    target = upstream.base_path + path + (f"?{query}" if query else "")
     started = time.perf_counter()
-    try:
-        response = _urlopen(
-            upstream.pool,
-            request.method,
-            url,
-            body=body if has_body else None,
-            headers=headers,
-            redirect=False,
-            retries=False,
-            timeout=config.timeout,
-            pool_timeout=config.pool_timeout,
-            preload_content=False,
-            decode_content=False,
-            release_conn=False,
+    with client_span(request.method, upstream.name + target):
+        has_body = bool(body) or request.method in _BODY_METHODS
+        headers = upstream_headers(
+            request, token=token, content_length=len(body) if has_body else None
         )
-    except (HTTPError, OSError) as exc:
-        raise upstream_error(exc) from exc
-    finally:
-        request.proxy_upstream_seconds = time.perf_counter() - started
-    return response
+        try:
+            return _send(upstream.pool, request.method, target, headers, body)
+        except UpstreamError as exc:
+            raise upstream_error(exc) from exc
+        except ValueError as exc:
+            raise ProxyError(400, "Invalid request header.", "bad_request") from exc
+        finally:
+            request.proxy_upstream_seconds = time.perf_counter() - started
 
 
-def _relay(upstream: urllib3.BaseHTTPResponse) -> StreamingHttpResponse:
+def _relay(pool: Pool, upstream: Response) -> StreamingHttpResponse:
     """Return a streaming response carrying ``upstream``'s status, headers, body.
 
     Raise ``ProxyError`` 502 (after dropping the connection) for a status code
     HTTP does not have.
     """
+    body = UpstreamBody(pool, upstream)
     if not 100 <= upstream.status <= 599:
-        UpstreamBody(upstream).close()
+        body.close()
         raise ProxyError(502, BAD_GATEWAY_DETAIL, "bad_gateway")
     # Repeated fields are joined (Set-Cookie apart: one per cookie), under the
     # name and at the place of their first occurrence; the response is built
@@ -252,7 +221,7 @@ def _relay(upstream: urllib3.BaseHTTPResponse) -> StreamingHttpResponse:
     fields: dict[str, tuple[str, str]] = {}
     cookies: list[str] = []
     for name, value in downstream_headers(
-        upstream.headers.iteritems(), upstream.headers.get("Connection")
+        upstream.fields, upstream.header("connection")
     ):
         lowered = name.lower()
         if lowered == "set-cookie":
@@ -263,9 +232,9 @@ def _relay(upstream: urllib3.BaseHTTPResponse) -> StreamingHttpResponse:
         else:
             fields[lowered] = (name, value)
     response = StreamingHttpResponse(
-        UpstreamBody(upstream),
+        body,
         status=upstream.status,
-        reason=upstream.reason,
+        reason=upstream.reason or None,
         headers=dict(fields.values()),
     )
     if "content-type" not in fields:
@@ -314,7 +283,8 @@ def proxy(request: HttpRequest) -> HttpResponseBase:
         body = _request_body(request, config.max_body_size)
         token = edge_token(request)
         response = _relay(
-            _open(request, config, upstream, path=raw_path, body=body, token=token)
+            upstream.pool,
+            _open(request, upstream, path=raw_path, body=body, token=token),
         )
     except UnsafePath:
         response = ProxyError(400, "Invalid request path.", "invalid_path").response()

@@ -53,9 +53,9 @@ def test_a_bad_route_is_refused_when_read_too(settings):
 
 def test_proxy_settings_follow_the_setting(settings):
     settings.GATEWAY_PROXY = {"ROUTES": GOOD_ROUTES, "READ_TIMEOUT": 7}
-    assert proxy_config().timeout.read_timeout == 7
+    assert proxy_config().upstreams[0].pool.endpoint.read_timeout == 7
     settings.GATEWAY_PROXY = {"ROUTES": GOOD_ROUTES}
-    assert proxy_config().timeout.read_timeout == 30.0
+    assert proxy_config().upstreams[0].pool.endpoint.read_timeout == 30.0
 
 
 @pytest.mark.parametrize("audience", [[], [""], "orders", [1]])

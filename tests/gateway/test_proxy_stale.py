@@ -19,7 +19,8 @@ from common import gunicorn as gunicorn_conf
 from gateway_project import settings as gateway_settings
 from gateway_project.identity.tokens import access_token_for
 from gateway_project.proxy import upstreams
-from gateway_project.proxy.upstreams import DEFAULTS, proxy_config
+from gateway_project.proxy.conf import DEFAULTS
+from gateway_project.proxy.upstreams import proxy_config
 
 
 class ClosingUpstream:
