@@ -96,7 +96,13 @@ class Connection:
 
     def dropped(self) -> bool:
         """Return True if an idle connection was closed by the service or has
-        unexpected bytes waiting: either way it cannot carry a request."""
+        unexpected bytes waiting: either way it cannot carry a request.
+
+        Bytes already read past the last answer count: they are no answer to
+        the next request (a service smuggling a second response after a body).
+        """
+        if self._buffer:
+            return True
         if self.sock is None:
             return False
         poller = select.poll()
