@@ -31,6 +31,7 @@ _STATUS_LINE = re.compile(r"HTTP/1\.([01]) (\d{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FIELD = re.compile(rf"({_TOKEN.pattern}):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*?)[ \t]*")
 _FOLD = re.compile(r"[ \t]+([^\x00-\x08\x0a-\x1f\x7f]*?)[ \t]*")
+_DIGITS = re.compile(r"[0-9]+")
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?")
 
 
@@ -289,7 +290,8 @@ class Response:
         if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
             self.length = 0
         elif not encodings and lengths:
-            if len(lengths) > 1 or not all(value.isdigit() for value in lengths):
+            # Not str.isdigit(): it takes "\xb2" (superscript two), int() does not.
+            if len(lengths) > 1 or not all(_DIGITS.fullmatch(v) for v in lengths):
                 raise BadResponse(f"invalid Content-Length: {sorted(lengths)}")
             self.length = int(lengths.pop())
         framed = self.chunked or self.length is not None
