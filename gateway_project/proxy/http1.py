@@ -295,6 +295,11 @@ class Response:
                 raise BadResponse(f"invalid Content-Length: {sorted(lengths)}")
             self.length = int(lengths.pop())
         framed = self.chunked or self.length is not None
+        if encodings and lengths:
+            # RFC 9112 section 6.3: Transfer-Encoding overrides Content-Length,
+            # which an intermediary removes before forwarding: it is not the
+            # length of the body relayed.
+            self.fields = [f for f in fields if f[0].lower() != "content-length"]
         # Transfer-Encoding and Content-Length together: read it, then close.
         self.reusable = (
             framed
