@@ -12,7 +12,8 @@ read to the close); a ``Content-Length`` must be one number; without either the
 body runs to the close. A connection goes back to the pool only after a
 framed body was read to its end, from an HTTP/1.1 answer without
 ``Connection: close``. A head that is not HTTP/1.x, has a malformed line or a
-control character, or exceeds ``MAX_HEAD`` bytes is a ``BadResponse``.
+control character, or exceeds ``MAX_HEAD`` bytes is a ``BadResponse``, as is
+a 101 (the gateway never asks for an upgrade).
 """
 
 from __future__ import annotations
@@ -197,7 +198,9 @@ class Connection:
             raise BadResponse("response head too large")
         self._buffer = buffer[end + 4 :]
         version, status, reason, fields = _parse_head(buffer[:end])
-        if 100 <= status < 200 and status != 101:
+        if status == 101:  # RFC 9110 section 15.2.2: not asked (no Upgrade sent)
+            raise BadResponse("101 Switching Protocols to a request without Upgrade")
+        if 100 <= status < 200:
             return None  # 100 Continue, 103 Early Hints: the answer follows
         return Response(self, method, version, status, reason, fields)
 
