@@ -5,6 +5,8 @@
   a held answer released by the test).
 - ``SilentUpstream``: accepts connections and never answers (read timeouts).
 - ``JammedUpstream``: a full listen backlog, so connecting times out.
+- ``CannedUpstream``: raw sockets answering each request with the next canned
+  bytes, whatever they are (hostile and unusual answers), counting connections.
 - ``dead_url()``: a port where nothing listens (connection refused).
 """
 
@@ -232,6 +234,83 @@ class JammedUpstream:
 
     def close(self) -> None:
         self._filler.close()
+        self._listener.close()
+
+
+@dataclass(frozen=True)
+class Canned:
+    """Bytes sent as they are in answer to one request; ``close``: then hang up."""
+
+    data: bytes
+    close: bool = False
+
+
+class CannedUpstream:
+    """A service on 127.0.0.1 that answers each request with the next of ``answers``.
+
+    Requests (head, and a body of their ``Content-Length``) are read from any
+    connection; ``answers`` are taken in order whatever the connection, and once
+    none is left the answer is a well-formed keep-alive 200 whose JSON body says
+    which connection carried it: ``{"connection": n}``. ``seen`` records
+    ``(connection number, request line)`` per request; ``connections`` counts
+    the connections accepted; ``hung_up`` is released each time the service has
+    closed a connection after an answer with ``close``.
+    """
+
+    def __init__(self, *answers: Canned) -> None:
+        self.answers = list(answers)
+        self.seen: list[tuple[int, str]] = []
+        self.connections = 0
+        self.hung_up = threading.Semaphore(0)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(
+                target=self._serve, args=(conn, self.connections), daemon=True
+            ).start()
+
+    def _next(self, number: int) -> Canned:
+        try:
+            return self.answers.pop(0)
+        except IndexError:
+            body = json.dumps({"connection": number}).encode()
+            return Canned(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
+
+    def _serve(self, conn: socket.socket, number: int) -> None:
+        hang_up = False
+        with conn, conn.makefile("rb") as reader:
+            try:
+                while not hang_up and (request_line := reader.readline()):
+                    length = 0
+                    while (line := reader.readline()) not in (b"\r\n", b""):
+                        name, _, value = line.decode("latin-1").partition(":")
+                        if name.strip().lower() == "content-length":
+                            length = int(value)
+                    reader.read(length)
+                    self.seen.append((number, request_line.decode("latin-1").strip()))
+                    answer = self._next(number)
+                    conn.sendall(answer.data)
+                    hang_up = answer.close
+            except OSError:  # the gateway dropped the connection: fine
+                return
+        if hang_up:
+            self.hung_up.release()
+
+    def close(self) -> None:
         self._listener.close()
 
 
