@@ -7,9 +7,11 @@ pass (docs/performance.md). The pool that holds these connections is
 ``proxy.upstreams``; the view maps the errors below to 502/503/504.
 
 Response framing follows RFC 9112 section 6.3: no body after a ``HEAD``, a 1xx,
-204 or 304; a chunked ``Transfer-Encoding`` is decoded (any other coding is
-read to the close); a ``Content-Length`` must be one number; without either the
-body runs to the close. A connection goes back to the pool only after a
+204 or 304; a chunked ``Transfer-Encoding`` is decoded (any other transfer
+coding is a ``BadResponse``: ``Transfer-Encoding`` is hop-by-hop, the client
+would get the coded bytes unlabelled); a ``Content-Length`` must be one number;
+without either the body runs to the close. At most ``MAX_INTERIM`` 1xx answers
+may come before the final one. A connection goes back to the pool only after a
 framed body was read to its end, from an HTTP/1.1 answer without
 ``Connection: close``. A head that is not HTTP/1.x, has a malformed line or a
 control character, or exceeds ``MAX_HEAD`` bytes is a ``BadResponse``, as is
@@ -28,6 +30,9 @@ from dataclasses import dataclass
 MAX_HEAD = 64 * 1024
 CHUNK_SIZE = 64 * 1024
 _MAX_CHUNK_LINE = 4096
+MAX_INTERIM = 8
+# A request target as sent on the wire: visible ASCII, no space.
+_TARGET = re.compile(r"[!-~]+")
 _STATUS_LINE = re.compile(r"HTTP/1\.([01]) (\d{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FIELD = re.compile(rf"({_TOKEN.pattern}):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*?)[ \t]*")
@@ -142,6 +147,8 @@ class Connection:
         ``headers`` are sent as given (the caller sets ``Content-Length``); a
         name or value with a line break or NUL is a ``ValueError``.
         """
+        if _TARGET.fullmatch(target) is None:
+            raise ValueError(f"not a request target: {target[:80]!r}")
         lines = [f"{method} {target} HTTP/1.1\r\nHost: {self.endpoint.host_header}\r\n"]
         for name, value in headers.items():
             if _TOKEN.fullmatch(name) is None:
@@ -156,18 +163,20 @@ class Connection:
             or "\0" in head
         ):
             raise ValueError("a request line or header value holds a line break or NUL")
+        data = head.encode("latin-1") + body  # UnicodeEncodeError is a ValueError
         if self.sock is None:
             self.sock = self._open()
         try:
-            self.sock.sendall(head.encode("latin-1") + body)
+            self.sock.sendall(data)
         except TimeoutError as exc:
             raise ReadTimeout("sending the request timed out") from exc
         except OSError as exc:
             raise ClosedUnanswered(str(exc)) from exc
-        while True:
+        for _ in range(MAX_INTERIM + 1):
             response = self._read_head(method)
             if response is not None:
                 return response
+        raise BadResponse(f"more than {MAX_INTERIM} interim (1xx) answers")
 
     # -- reading -------------------------------------------------------------
     def _recv(self) -> bytes:
@@ -292,7 +301,10 @@ class Response:
         self.length: int | None = None
         if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
             self.length = 0
-        elif not encodings and lengths:
+        elif encodings:
+            if encodings != ["chunked"]:
+                raise BadResponse(f"transfer coding not relayable: {encodings}")
+        elif lengths:
             # Not str.isdigit(): it takes "\xb2" (superscript two), int() does not.
             if len(lengths) > 1 or not all(_DIGITS.fullmatch(v) for v in lengths):
                 raise BadResponse(f"invalid Content-Length: {sorted(lengths)}")

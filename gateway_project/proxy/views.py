@@ -200,7 +200,9 @@ def _open(
         except UpstreamError as exc:
             raise upstream_error(exc) from exc
         except ValueError as exc:
-            raise ProxyError(400, "Invalid request header.", "bad_request") from exc
+            raise ProxyError(
+                400, "The request cannot be forwarded as sent.", "bad_request"
+            ) from exc
         finally:
             request.proxy_upstream_seconds = time.perf_counter() - started
 
