@@ -1,7 +1,7 @@
 """The bench's extra gateways: one with metrics off, one tracing to a local receiver.
 
-Each is one more gunicorn process of gateway_project on the stack's databases,
-keys and services, on a port of its own (docs/observability.md "Cost"). The
+Each is one more gateway_project server (as production runs it) on the stack's
+databases, keys and services, on a port of its own (docs/observability.md "Cost"). The
 traced one exports its spans to an OTLP/HTTP receiver in this process
 (devstack/otlp.py), which parses and counts them.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from bench.harness import OBSERVABILITY_VARIANTS
 from devstack.otlp import Receiver
-from devstack.stack import Stack, answers_healthz, free_port, gunicorn
+from devstack.stack import Stack, answers_healthz, free_port, serve
 
 
 @dataclass
@@ -45,7 +45,7 @@ class ExtraGateways:
                 self.receiver = self.receiver or Receiver(keep_spans=False)
                 env["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.receiver.url
             port = free_port()
-            self.processes[variant] = gunicorn(
+            self.processes[variant] = serve(
                 "gateway_project",
                 f"127.0.0.1:{port}",
                 env=env,

@@ -1,7 +1,8 @@
 """``make bench``: measure the stack as production runs it, print and save a table.
 
-Starts gateway, orders and customers under their own gunicorn settings (DEBUG
-off, gthread, 2 workers x 4 threads) on free ports, seeds a customer and an order
+Starts gateway, orders and customers as production runs them (``common.serve``:
+the gateway under granian, the services under gunicorn gthread; DEBUG off, 2
+workers x 4 threads) on free ports, seeds a customer and an order
 over HTTP, warms up, then measures, alternating the variants within each
 repetition:
 
@@ -134,8 +135,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="which to measure, e.g. direct,gateway (a quicker focused run)",
     )
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads")
+    parser.add_argument("--workers", type=int, default=2, help="workers per project")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker")
     parser.add_argument(
         "--load", choices=("auto", "wrk", "python"), default="auto", help="generator"
     )
@@ -585,7 +586,8 @@ def report(
     print()
     print(
         f"== make bench: {info['cpu']} x{info['cores']}, load {info['wrk'] or 'python'}"
-        f", {args.database}, gunicorn gthread {args.workers}x{args.threads}, "
+        f", {args.database}, {args.workers} workers x {args.threads} threads"
+        " (gateway granian, services gunicorn gthread), "
         f"{args.duration:g} s x {args.repeats} per variant, target {current.mode}"
     )
     print(harness.format_table(table))
@@ -597,7 +599,7 @@ def report(
         print("!! the machine was busy with other work during this run")
     if lopsided:
         print(
-            f"!! one gunicorn worker took {LOPSIDED_PCT}%+ of a service's CPU in: "
+            f"!! one worker took {LOPSIDED_PCT}%+ of a project's CPU in: "
             + ", ".join(lopsided)
             + " (its connections all went to that worker: one core, not two)"
         )
@@ -631,7 +633,8 @@ def report(
             "warmup_s": args.warmup,
             "connections": args.connections,
             "database": args.database,
-            "gunicorn": f"gthread {args.workers} workers x {args.threads} threads",
+            "servers": f"gateway granian, services gunicorn gthread; {args.workers}"
+            f" workers x {args.threads} threads",
             "load": "wrk" if info["wrk"] else "python",
         },
         **headline,

@@ -70,12 +70,17 @@ def _project_module(server: "Arbiter") -> str:
 
 
 def on_starting(server: "Arbiter") -> None:
-    """Give the workers an empty metrics directory of their own project.
+    """Give the workers an empty metrics directory of their own project."""
+    prepare_metrics_dir(_project_module(server))
+
+
+def prepare_metrics_dir(project: str) -> None:
+    """Set PROMETHEUS_MULTIPROC_DIR to an empty directory for ``project``'s workers.
 
     PROMETHEUS_MULTIPROC_DIR if set, else ``VAR_DIR/metrics/<project>``; the
     files a previous run left are removed (their counts would add up with
     this run's). With METRICS_ENABLED off the workers keep their samples in
-    memory (nothing serves them).
+    memory (nothing serves them). Also used by ``common.granian_server``.
     """
     if os.environ.get("METRICS_ENABLED", "1").strip().lower() in {"0", "false", "no"}:
         os.environ.pop(MULTIPROC_ENV, None)
@@ -83,9 +88,7 @@ def on_starting(server: "Arbiter") -> None:
     default_var = Path(__file__).resolve().parent.parent / "var"
     directory = Path(
         os.environ.get(MULTIPROC_ENV)
-        or Path(os.environ.get("VAR_DIR") or default_var)
-        / "metrics"
-        / _project_module(server)
+        or Path(os.environ.get("VAR_DIR") or default_var) / "metrics" / project
     )
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob("*.db"):

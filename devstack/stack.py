@@ -1,4 +1,4 @@
-"""The real stack: one gunicorn process per project, on free ports.
+"""The real stack: one server per project (``serve``), on free ports.
 
 Each stack gets its own temporary directory (keys, logs, SQLite files) or its own
 temporary PostgreSQL databases, created here and dropped by ``close()``.
@@ -83,6 +83,38 @@ def gunicorn(
     with open(log_path, "ab") as log:
         return subprocess.Popen(
             command,
+            cwd=root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def serve(
+    module: str,
+    bind: str,
+    *,
+    env: dict[str, str],
+    log_path: Path,
+    workers: str = "1",
+    threads: str = "8",
+    root: Path = ROOT,
+) -> subprocess.Popen:
+    """Start project ``module`` on ``bind`` as production does (``common.serve``:
+    the gateway under granian, the services under gunicorn).
+
+    Like ``gunicorn()``: its own session, output appended to ``log_path``.
+    """
+    env = {
+        **env,
+        "GUNICORN_BIND": bind,
+        "WEB_CONCURRENCY": workers,
+        "GUNICORN_THREADS": threads,
+    }
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "common.serve", module],
             cwd=root,
             env=env,
             stdout=log,
@@ -223,8 +255,8 @@ class Stack:
         return self.workdir / f"{name}.log"
 
     def start(self, name: str, wait: bool = True) -> None:
-        """Start project ``name`` under gunicorn on its port."""
-        self.processes[name] = gunicorn(
+        """Start project ``name`` under its server (``serve``) on its port."""
+        self.processes[name] = serve(
             self.projects[name],
             f"127.0.0.1:{self.ports[name]}",
             env=self.env,

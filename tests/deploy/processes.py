@@ -70,9 +70,9 @@ def serve(project: str, env: dict[str, str]) -> Iterator[str]:
     """Run the image's entrypoint for ``project`` on a free port; yield its URL."""
     port = free_port()
     server = subprocess.Popen(
-        ["sh", "deploy/entrypoint.sh", project, "--workers", "1"],
+        ["sh", "deploy/entrypoint.sh", project],
         cwd=ROOT,
-        env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}"},
+        env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "1"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

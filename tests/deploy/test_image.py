@@ -78,8 +78,32 @@ def entrypoint(
 @pytest.mark.parametrize("project", PROJECTS)
 def test_the_entrypoint_loads_each_project_under_gunicorn(project, tmp_path):
     # --check-config makes gunicorn load the configuration and the WSGI app.
-    result = entrypoint([project, "--check-config"], image_like_env(project, tmp_path))
+    env = {**image_like_env(project, tmp_path), "GATEWAY_SERVER": "gunicorn"}
+    result = entrypoint([project, "--check-config"], env)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_gateway_runs_under_granian_and_takes_no_gunicorn_options(tmp_path):
+    result = entrypoint(
+        ["gateway", "--check-config"], image_like_env("gateway", tmp_path)
+    )
+    assert result.returncode == 64
+    assert "GATEWAY_SERVER=gunicorn" in result.stderr
+
+
+def test_the_gateway_image_serves_under_granian(tmp_path):
+    env = {**image_like_env("gateway", tmp_path), "DJANGO_HTTPS": "0"}
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=120,
+    )
+    with serve("gateway", env) as base:
+        response = requests.get(f"{base}/healthz", timeout=5)
+    assert response.status_code == 200
+    assert response.headers["Server"] == "gateway"  # granian's banner replaced
 
 
 def test_the_project_can_come_from_the_environment(tmp_path):

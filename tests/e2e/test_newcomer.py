@@ -188,7 +188,7 @@ def test_a_second_run_makes_no_second_order(own_stack):
 
 
 def make_run_procfile(directory: Path, ports: dict[str, int]) -> Path:
-    """Return the repository's Procfile with each gunicorn bound to ``ports``."""
+    """Return the repository's Procfile with each server bound to ``ports``."""
     lines = []
     for line in (ROOT / "Procfile").read_text().splitlines():
         name = line.split(":", 1)[0]
@@ -231,7 +231,8 @@ def test_make_run_prints_the_banner_after_boot_and_ctrl_c_stops_all(
         assert f"Gateway: {url['gateway']}" in banner
         assert "alice's order:  APPROVED" in banner
         for name in ports:  # the banner comes after every project booted
-            assert re.search(rf"{name}\.1 .*Booting worker", output), output
+            # gunicorn's "Booting worker", granian's "Started worker-1"
+            assert re.search(rf"{name}\.1 .*(Booting|Started) worker", output), output
         pids = [int(pid) for pid in re.findall(r"started \(pid=(\d+)\)", output)]
         assert len(pids) == 4, output
         time.sleep(1)
