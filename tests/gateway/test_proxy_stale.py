@@ -21,9 +21,10 @@ from gateway_project.identity.tokens import access_token_for
 from gateway_project.proxy import upstreams
 from gateway_project.proxy.conf import DEFAULTS
 from gateway_project.proxy.upstreams import proxy_config
+from tests.support.proxy_fakes import RawListener
 
 
-class ClosingUpstream:
+class ClosingUpstream(RawListener):
     """An HTTP/1.1 service that keeps connections alive and can drop a reuse.
 
     While ``drop_reused`` is above zero, a request arriving on a connection that
@@ -39,30 +40,9 @@ class ClosingUpstream:
         self.drop_new = 0
         self.seen: list[tuple[int, str, bool]] = []
         self._lock = threading.Lock()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._connections = 0
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-
-    @property
-    def connections(self) -> int:
-        return self._connections
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                return
-            self._connections += 1
-            threading.Thread(
-                target=self._serve, args=(conn, self._connections), daemon=True
-            ).start()
-
-    def _serve(self, conn: socket.socket, number: int) -> None:
+    def connected(self, conn: socket.socket, number: int) -> None:
         reader = conn.makefile("rb")
         answered = 0
         with conn:
@@ -94,9 +74,6 @@ class ClosingUpstream:
                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
                 )
                 answered += 1
-
-    def close(self) -> None:
-        self._listener.close()
 
 
 @pytest.fixture(params=["fin", "rst"])

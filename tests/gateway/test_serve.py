@@ -18,9 +18,8 @@ def _call(app, environ):
     return started, body
 
 
-def test_the_process_environment_is_taken_out_of_the_request(monkeypatch):
-    monkeypatch.setenv("DJANGO_SECRET_KEY", "s3cret")
-    monkeypatch.setenv("HTTP_PROXY", "http://corp-proxy:3128")
+def _recording():
+    """Return an application recording the environ it gets, and that record."""
     seen = {}
 
     def app(environ, start_response):
@@ -28,6 +27,13 @@ def test_the_process_environment_is_taken_out_of_the_request(monkeypatch):
         start_response("200 OK", [])
         return [b""]
 
+    return app, seen
+
+
+def test_the_process_environment_is_taken_out_of_the_request(monkeypatch):
+    monkeypatch.setenv("DJANGO_SECRET_KEY", "s3cret")
+    monkeypatch.setenv("HTTP_PROXY", "http://corp-proxy:3128")
+    app, seen = _recording()
     # granian's environ: a copy of the process environment, then the request's.
     environ = {**os.environ, "REQUEST_METHOD": "GET", "HTTP_ACCEPT": "*/*"}
     _call(served(app), environ)
@@ -39,13 +45,7 @@ def test_the_process_environment_is_taken_out_of_the_request(monkeypatch):
 
 def test_a_header_the_client_sent_stays_even_under_an_environment_name(monkeypatch):
     monkeypatch.setenv("HTTP_PROXY", "http://corp-proxy:3128")
-    seen = {}
-
-    def app(environ, start_response):
-        seen.update(environ)
-        start_response("200 OK", [])
-        return [b""]
-
+    app, seen = _recording()
     _call(served(app), {**os.environ, "HTTP_PROXY": "http://client-sent"})
     assert seen["HTTP_PROXY"] == "http://client-sent"
 

@@ -189,15 +189,16 @@ class RecordingUpstream:
         self._server.server_close()
 
 
-class SilentUpstream:
-    """Accepts connections and never answers; ``accepted`` counts them."""
+class RawListener:
+    """A socket listening on 127.0.0.1: each accepted connection goes to
+    ``connected(connection, number)`` (numbered from 1) on a thread of its own;
+    ``connections`` counts them. Subclasses set their state before calling
+    ``__init__`` (it starts accepting)."""
 
     def __init__(self) -> None:
+        self.connections = 0
         self._listener = socket.create_server(("127.0.0.1", 0))
-        self._connections: list[socket.socket] = []
-        self.accepted = threading.Semaphore(0)
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
+        threading.Thread(target=self._accept, daemon=True).start()
 
     @property
     def url(self) -> str:
@@ -209,12 +210,37 @@ class SilentUpstream:
                 connection, _ = self._listener.accept()
             except OSError:
                 return
-            self._connections.append(connection)
-            self.accepted.release()
+            self.connections += 1
+            threading.Thread(
+                target=self.connected,
+                args=(connection, self.connections),
+                daemon=True,
+            ).start()
+
+    def connected(self, connection: socket.socket, number: int) -> None:
+        """Serve one accepted connection."""
+        raise NotImplementedError
 
     def close(self) -> None:
+        """Stop listening."""
         self._listener.close()
-        for connection in self._connections:
+
+
+class SilentUpstream(RawListener):
+    """Accepts connections and never answers; ``accepted`` counts them."""
+
+    def __init__(self) -> None:
+        self._open: list[socket.socket] = []
+        self.accepted = threading.Semaphore(0)
+        super().__init__()
+
+    def connected(self, connection: socket.socket, number: int) -> None:
+        self._open.append(connection)
+        self.accepted.release()
+
+    def close(self) -> None:
+        super().close()
+        for connection in self._open:
             connection.close()
 
 
@@ -245,7 +271,7 @@ class Canned:
     close: bool = False
 
 
-class CannedUpstream:
+class CannedUpstream(RawListener):
     """A service on 127.0.0.1 that answers each request with the next of ``answers``.
 
     Requests (head, and a body of their ``Content-Length``) are read from any
@@ -260,25 +286,8 @@ class CannedUpstream:
     def __init__(self, *answers: Canned) -> None:
         self.answers = list(answers)
         self.seen: list[tuple[int, str]] = []
-        self.connections = 0
         self.hung_up = threading.Semaphore(0)
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(
-                target=self._serve, args=(conn, self.connections), daemon=True
-            ).start()
+        super().__init__()
 
     def _next(self, number: int) -> Canned:
         try:
@@ -290,7 +299,7 @@ class CannedUpstream:
                 b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
             )
 
-    def _serve(self, conn: socket.socket, number: int) -> None:
+    def connected(self, conn: socket.socket, number: int) -> None:
         hang_up = False
         with conn, conn.makefile("rb") as reader:
             try:
