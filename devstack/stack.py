@@ -80,6 +80,13 @@ def gunicorn(
     ]
     if threads is not None:
         command += ["--threads", threads]
+    return _start(command, env=env, log_path=log_path, root=root)
+
+
+def _start(
+    command: list[str], *, env: dict[str, str], log_path: Path, root: Path
+) -> subprocess.Popen:
+    """Run ``command`` in ``root``, in its own session, appending to ``log_path``."""
     with open(log_path, "ab") as log:
         return subprocess.Popen(
             command,
@@ -112,15 +119,8 @@ def serve(
         "WEB_CONCURRENCY": workers,
         "GUNICORN_THREADS": threads,
     }
-    with open(log_path, "ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "common.serve", module],
-            cwd=root,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    command = [sys.executable, "-m", "common.serve", module]
+    return _start(command, env=env, log_path=log_path, root=root)
 
 
 def answers_healthz(url: str, process: subprocess.Popen, timeout: float = 30.0) -> bool:

@@ -65,6 +65,17 @@ def production_env(by_kind, config, project: str, tmp_path: Path) -> dict[str, s
     }
 
 
+def manage(command: str, env: dict[str, str]) -> None:
+    """Run ``manage.py <command> --noinput`` with ``env`` (as a Job or the build)."""
+    subprocess.run(
+        [sys.executable, "manage.py", command, "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=120,
+    )
+
+
 @contextmanager
 def serve(project: str, env: dict[str, str]) -> Iterator[str]:
     """Run the image's entrypoint for ``project`` on a free port; yield its URL."""

@@ -7,14 +7,11 @@ is played by connections from 127.0.0.2; anyone else connects from 127.0.0.1.
 """
 
 import http.client
-import subprocess
-import sys
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.deploy.conftest import ROOT
-from tests.deploy.processes import production_env, serve
+from tests.deploy.processes import manage, production_env, serve
 
 PUBLIC_HOST = "api.example.com"
 PROXY = "127.0.0.2"
@@ -34,13 +31,7 @@ def gateway(gateway_env):
     """Return the address of a gateway running with its pod's environment."""
     env = gateway_env
     for command in ("migrate", "collectstatic"):  # the Job's, the image build's
-        subprocess.run(
-            [sys.executable, "manage.py", command, "--noinput", "-v", "0"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            timeout=120,
-        )
+        manage(command, env)
     with serve("gateway", env) as base:
         yield urlsplit(base)
 

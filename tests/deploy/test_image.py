@@ -4,7 +4,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ import requests
 
 from tests.deploy.conftest import PROJECTS, ROOT
 from tests.deploy.dockerfile import image_env, instructions
-from tests.deploy.processes import image_like_env, serve
+from tests.deploy.processes import image_like_env, manage, serve
 
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|TOKEN|DATABASE_URL|PRIVATE", re.IGNORECASE)
 
@@ -93,13 +92,7 @@ def test_the_gateway_runs_under_granian_and_takes_no_gunicorn_options(tmp_path):
 
 def test_the_gateway_image_serves_under_granian(tmp_path):
     env = {**image_like_env("gateway", tmp_path), "DJANGO_HTTPS": "0"}
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        timeout=120,
-    )
+    manage("migrate", env)
     with serve("gateway", env) as base:
         response = requests.get(f"{base}/healthz", timeout=5)
     assert response.status_code == 200
@@ -123,13 +116,7 @@ def test_the_image_serves_its_collected_static_files(tmp_path):
     """collectstatic as at build, then the entrypoint serves hashed, cached files."""
     # Plain http here, no TLS-terminating proxy in front.
     env = {**image_like_env("orders", tmp_path), "DJANGO_HTTPS": "0"}
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        timeout=120,
-    )
+    manage("collectstatic", env)
     manifest = json.loads((tmp_path / "static" / "staticfiles.json").read_text())
     hashed = manifest["paths"]["admin/css/base.css"]
     with serve("orders", env) as base:
