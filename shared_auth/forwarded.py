@@ -47,7 +47,8 @@ class TrustedForwardedMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         meta = request.META
-        if self.is_trusted(meta.get("REMOTE_ADDR", "")):
+        # No trusted network (the edge): no peer address to parse.
+        if self.trusted and self.is_trusted(meta.get("REMOTE_ADDR", "")):
             host = _first(meta.get("HTTP_X_FORWARDED_HOST", ""))
             scheme = _first(meta.get("HTTP_X_FORWARDED_PROTO", "")).lower()
             if host:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -130,7 +131,7 @@ class KeyStore:
     # -- reading -------------------------------------------------------------
     @property
     def directory(self) -> Path:
-        return self._directory or Path(settings.JWT_SIGNING_KEYS_DIR)
+        return self._directory or _path(settings.JWT_SIGNING_KEYS_DIR)
 
     def keys(self) -> tuple[SigningKey, ...]:
         """Return every key on disk, oldest first (reloading if the dir changed)."""
@@ -247,6 +248,12 @@ class KeyStore:
             handle.write(pem)
         os.replace(tmp, path)
         logger.info("Created %s signing key %s", alg, kid)
+
+
+@functools.lru_cache(maxsize=8)
+def _path(value: str | Path) -> Path:
+    """Return ``value`` as a ``Path``, made once per value (read per request)."""
+    return Path(value)
 
 
 def _settled_mtime_ns(directory: Path) -> int | None:

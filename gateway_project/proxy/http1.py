@@ -266,12 +266,11 @@ def _parse_head(raw: bytes) -> tuple[int, int, str, list[tuple[str, str]]]:
     return int(match[1]), int(match[2]), match[3] or "", fields
 
 
-def _tokens(fields: list[tuple[str, str]], name: str) -> list[str]:
-    """Return the comma-separated values of every field ``name``, lower-cased."""
+def _tokens(values: list[str]) -> list[str]:
+    """Return the comma-separated elements of ``values``, lower-cased."""
     return [
         token.strip().lower()
-        for field, value in fields
-        if field.lower() == name
+        for value in values
         for token in value.split(",")
         if token.strip()
     ]
@@ -295,8 +294,12 @@ class Response:
         self.reason = reason
         self.fields = fields
         self.complete = False
-        encodings = _tokens(fields, "transfer-encoding")
-        lengths = set(_tokens(fields, "content-length"))
+        # Each field's values under its lower-cased name, read by ``header``.
+        self.values: dict[str, list[str]] = {}
+        for name, value in fields:
+            self.values.setdefault(name.lower(), []).append(value)
+        encodings = _tokens(self.values.get("transfer-encoding", []))
+        lengths = set(_tokens(self.values.get("content-length", [])))
         self.chunked = bool(encodings) and encodings[-1] == "chunked"
         self.length: int | None = None
         if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
@@ -315,20 +318,37 @@ class Response:
             # which an intermediary removes before forwarding: it is not the
             # length of the body relayed.
             self.fields = [f for f in fields if f[0].lower() != "content-length"]
+            del self.values["content-length"]
         # Transfer-Encoding and Content-Length together: read it, then close.
         self.reusable = (
             framed
             and minor_version == 1
             and not (encodings and lengths)
-            and "close" not in _tokens(fields, "connection")
+            and "close" not in _tokens(self.values.get("connection", []))
         )
         if self.length == 0:
             self.complete = True
 
     def header(self, name: str) -> str | None:
         """Return field ``name``'s values joined by ", ", or None without it."""
-        values = [value for field, value in self.fields if field.lower() == name]
+        values = self.values.get(name)
         return ", ".join(values) if values else None
+
+    def whole_body(self) -> bytes | None:
+        """Return the body if it came whole with the head (the response is then
+        ``complete``), None if it must be read with ``iter_body``.
+
+        Only a ``Content-Length`` body that is not empty qualifies; bytes past
+        it stay in the buffer, so the connection counts as ``dropped``.
+        """
+        buffer = self.connection._buffer
+        if self.complete or self.chunked or not self.length:
+            return None
+        if len(buffer) < self.length:
+            return None
+        body, self.connection._buffer = buffer[: self.length], buffer[self.length :]
+        self.complete = True
+        return body
 
     def iter_body(self) -> Iterator[bytes]:
         """Yield the body as it arrives (chunked framing removed)."""

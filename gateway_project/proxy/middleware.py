@@ -9,14 +9,15 @@ proxied request; docs/performance.md). Every other request, session callers
 included, takes the whole chain.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.module_loading import import_string
 
 from gateway_project.proxy.views import proxy
-from shared_auth.authentication import JWTAuthentication, bearer_credential
+from shared_auth.authentication import JWTAuthentication
 
 PREFIX = "/api/"
 # The gateway's own pages under /api/ (the portal), never proxied.
@@ -32,12 +33,14 @@ KEPT_MIDDLEWARE = (
 Handler = Callable[[HttpRequest], HttpResponseBase]
 
 
-def is_bearer_api_request(request: HttpRequest) -> bool:
-    """Return True for an ``/api/`` request whose credential is a bearer token."""
-    path = request.path_info
+def is_bearer_api_request(environ: Mapping[str, Any]) -> bool:
+    """Return True for an ``/api/`` request whose credential is a bearer token
+    (``environ``: the WSGI environ, ``request.META``)."""
+    path = environ.get("PATH_INFO", "")
     if not path.startswith(PREFIX) or path in OWN_PATHS:
         return False
-    return bearer_credential(request, JWTAuthentication.keyword) is not None
+    parts = environ.get("HTTP_AUTHORIZATION", "").split(None, 1)
+    return bool(parts) and parts[0].lower() == JWTAuthentication.keyword.lower()
 
 
 def _chain(view: Handler, middleware: tuple[str, ...]) -> Handler:
@@ -61,6 +64,6 @@ class BearerProxyMiddleware:
         self.proxy = _chain(proxy, KEPT_MIDDLEWARE)
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        if is_bearer_api_request(request):
+        if is_bearer_api_request(request.META):
             return self.proxy(request)
         return self.get_response(request)

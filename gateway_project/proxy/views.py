@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 from django.http import (
     HttpRequest,
+    HttpResponse,
     HttpResponseBase,
     JsonResponse,
     StreamingHttpResponse,
@@ -207,15 +208,16 @@ def _open(
             request.proxy_upstream_seconds = time.perf_counter() - started
 
 
-def _relay(pool: Pool, upstream: Response) -> StreamingHttpResponse:
-    """Return a streaming response carrying ``upstream``'s status, headers, body.
+def _relay(pool: Pool, upstream: Response) -> HttpResponse | StreamingHttpResponse:
+    """Return a response carrying ``upstream``'s status, headers and body.
 
-    Raise ``ProxyError`` 502 (after dropping the connection) for a status code
-    HTTP does not have.
+    A body that came whole with the head (the usual small JSON answer) is
+    relayed as it is, its connection given back at once; any other is
+    streamed as it arrives. Raise ``ProxyError`` 502 (after dropping the
+    connection) for a status code HTTP does not have.
     """
-    body = UpstreamBody(pool, upstream)
     if not 100 <= upstream.status <= 599:
-        body.close()
+        pool.give_back(upstream.connection, reusable=False)
         raise ProxyError(502, BAD_GATEWAY_DETAIL, "bad_gateway")
     # Repeated fields are joined (Set-Cookie apart: one per cookie), under the
     # name and at the place of their first occurrence; the response is built
@@ -233,12 +235,19 @@ def _relay(pool: Pool, upstream: Response) -> StreamingHttpResponse:
             fields[lowered] = (first_name, f"{joined}, {value}")
         else:
             fields[lowered] = (name, value)
-    response = StreamingHttpResponse(
-        body,
-        status=upstream.status,
-        reason=upstream.reason or None,
-        headers=dict(fields.values()),
-    )
+    options = {
+        "status": upstream.status,
+        "reason": upstream.reason or None,
+        "headers": dict(fields.values()),
+    }
+    whole = upstream.whole_body()
+    if whole is None:
+        response: HttpResponse | StreamingHttpResponse = StreamingHttpResponse(
+            UpstreamBody(pool, upstream), **options
+        )
+    else:
+        pool.give_back(upstream.connection, reusable=upstream.reusable)
+        response = HttpResponse(whole, **options)
     if "content-type" not in fields:
         del response["Content-Type"]  # Django's default: not the service's
     for cookie in cookies:

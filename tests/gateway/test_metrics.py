@@ -60,7 +60,9 @@ def bearer(access) -> dict[str, str]:
 
 
 def body(response) -> bytes:
-    return b"".join(response.streaming_content)
+    if response.streaming:
+        return b"".join(response.streaming_content)
+    return response.content
 
 
 def value(name: str, **labels: str) -> float:

@@ -1,6 +1,8 @@
 """Revocation at the gateway: what revokes, what is refused at once, the feed."""
 
 import logging
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from io import StringIO
@@ -13,7 +15,13 @@ from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
 from gateway_project.identity.models import SubjectRevocation
-from gateway_project.identity.revocation_memo import MAX_AGE, RevocationMemo
+from gateway_project.identity.revocation_memo import (
+    MAX_AGE,
+    REVISION_KEY,
+    MappedRevision,
+    RevocationMemo,
+    revision_store,
+)
 from gateway_project.identity.services import subject_tokens_revoke
 from gateway_project.identity.tokens import AccessToken, RefreshToken
 from tests.support.clock import Clock
@@ -501,6 +509,63 @@ def test_a_failing_cache_falls_back_to_queries(
     subject_tokens_revoke(user=alice)  # the revision write fails too: logged
     assert me(api, tokens["access"]).json()["detail"] == REVOKED
     assert "Revocation revision" in caplog.text
+
+
+@pytest.fixture
+def file_cache(settings, tmp_path):
+    """A file-based ``revocations`` cache (no Redis), in ``tmp_path``."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "revocations": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(tmp_path),
+        },
+    }
+    return tmp_path
+
+
+def test_a_file_cache_keeps_the_revision_in_a_mapped_file(alice, file_cache):
+    other, sub, now = RevocationMemo(), str(alice.pk), time.time()
+    assert not other.is_revoked(sub=sub, iat=now)
+    revision = (file_cache / "revision").read_text()
+    assert len(revision) == 32
+    subject_tokens_revoke(user=alice)
+    assert other.is_revoked(sub=sub, iat=now)  # the new revision, seen at once
+    assert (file_cache / "revision").read_text() not in ("", revision)
+    assert caches["revocations"].get(REVISION_KEY) is None  # not a cache entry
+    caches["revocations"].clear()  # removes the cache's files, not this one
+    assert (file_cache / "revision").read_text() == revision_store().get()
+
+
+def test_another_process_writes_the_mapped_revision(tmp_path):
+    mine = MappedRevision(tmp_path / "revision")
+    assert mine.get() is None  # a new file: zeros
+    code = (
+        "import sys, django; from pathlib import Path; django.setup(); "
+        "from gateway_project.identity.revocation_memo import MappedRevision; "
+        "MappedRevision(Path(sys.argv[1])).set('k', 'f' * 32)"
+    )
+    command = [sys.executable, "-c", code, str(tmp_path / "revision")]
+    subprocess.run(command, check=True, timeout=60)
+    assert mine.get() == "f" * 32  # the same page: no re-read of the file
+
+
+def test_a_replaced_revision_file_is_mapped_again(tmp_path):
+    clock = Clock(1000.0)
+    path = tmp_path / "revision"
+    mine = MappedRevision(path, clock=clock)
+    mine.set(REVISION_KEY, "a" * 32)
+    path.unlink()  # an operator emptied the directory
+    MappedRevision(path).set(REVISION_KEY, "b" * 32)
+    assert mine.get() == "a" * 32  # still the old file's page
+    clock.now += MappedRevision.REMAP_SECONDS + 1
+    assert mine.get() == "b" * 32
+
+
+@pytest.mark.parametrize("value", ["", "a" * 31, "a" * 33, "é" * 32])
+def test_a_revision_is_32_ascii_characters(tmp_path, value):
+    with pytest.raises(ValueError):
+        MappedRevision(tmp_path / "revision").set(REVISION_KEY, value)
 
 
 def test_the_admin_lists_revocations_read_only(admin_client, alice):
