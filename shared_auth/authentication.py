@@ -45,11 +45,14 @@ BEARER = "Bearer"
 def bearer_credential(request: Any, keyword: str = BEARER) -> str | None:
     """Return the credential of ``request``'s ``Authorization: Bearer <credential>``.
 
-    Return ``None`` without the header (or without a request) or with another
+    ``request`` is a request or its WSGI environ (``request.META``). Return
+    ``None`` without the header (or without a request) or with another
     scheme (compared case-insensitively, RFC 9110 section 11.1), and ``""``
     for a malformed bearer credential: none, or more than one part.
     """
-    meta: Mapping[str, str] = getattr(request, "META", {})
+    meta: Mapping[str, str] = (
+        request if isinstance(request, Mapping) else getattr(request, "META", {})
+    )
     parts = meta.get("HTTP_AUTHORIZATION", "").split()
     if not parts or parts[0].lower() != keyword.lower():
         return None

@@ -27,6 +27,19 @@ from gateway_project.proxy.middleware import is_bearer_api_request
 logger = logging.getLogger(__name__)
 
 
+def release(response: HttpResponseBase) -> None:
+    """Run ``response``'s closers as ``HttpResponseBase.close`` does, minus
+    ``request_finished``."""
+    # The list get_response and streaming_content fill (Django 5.2).
+    closers = response._resource_closers
+    for closer in closers:
+        try:
+            closer()
+        except Exception:  # as Django's close: one failing closer stops none
+            logger.warning("closing a proxied response failed", exc_info=True)
+    closers.clear()
+
+
 class Streamed:
     """A streamed answer as the WSGI server gets it: chunks, then ``close``."""
 
@@ -37,16 +50,8 @@ class Streamed:
         return iter(self._response)
 
     def close(self) -> None:
-        """Run the response's closers as ``HttpResponseBase.close`` does, minus
-        ``request_finished``."""
-        # The list get_response and streaming_content fill (Django 5.2).
-        closers = self._response._resource_closers
-        for closer in closers:
-            try:
-                closer()
-            except Exception:  # as Django's close: one failing closer stops none
-                logger.warning("closing a proxied response failed", exc_info=True)
-        closers.clear()
+        """Release what the response holds (``release``)."""
+        release(self._response)
 
 
 class GatewayWSGIHandler(WSGIHandler):
@@ -70,4 +75,4 @@ class GatewayWSGIHandler(WSGIHandler):
         try:
             return [response.content]
         finally:
-            Streamed(response).close()
+            release(response)

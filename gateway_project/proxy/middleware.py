@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.utils.module_loading import import_string
 
 from gateway_project.proxy.views import proxy
-from shared_auth.authentication import JWTAuthentication
+from shared_auth.authentication import JWTAuthentication, bearer_credential
 
 PREFIX = "/api/"
 # The gateway's own pages under /api/ (the portal), never proxied.
@@ -39,8 +39,7 @@ def is_bearer_api_request(environ: Mapping[str, Any]) -> bool:
     path = environ.get("PATH_INFO", "")
     if not path.startswith(PREFIX) or path in OWN_PATHS:
         return False
-    parts = environ.get("HTTP_AUTHORIZATION", "").split(None, 1)
-    return bool(parts) and parts[0].lower() == JWTAuthentication.keyword.lower()
+    return bearer_credential(environ, JWTAuthentication.keyword) is not None
 
 
 def _chain(view: Handler, middleware: tuple[str, ...]) -> Handler:
