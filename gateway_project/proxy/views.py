@@ -216,8 +216,9 @@ def _relay(pool: Pool, upstream: Response) -> HttpResponse | StreamingHttpRespon
     streamed as it arrives. Raise ``ProxyError`` 502 (after dropping the
     connection) for a status code HTTP does not have.
     """
+    body = UpstreamBody(pool, upstream)
     if not 100 <= upstream.status <= 599:
-        pool.give_back(upstream.connection, reusable=False)
+        body.close()
         raise ProxyError(502, BAD_GATEWAY_DETAIL, "bad_gateway")
     # Repeated fields are joined (Set-Cookie apart: one per cookie), under the
     # name and at the place of their first occurrence; the response is built
@@ -243,10 +244,10 @@ def _relay(pool: Pool, upstream: Response) -> HttpResponse | StreamingHttpRespon
     whole = upstream.whole_body()
     if whole is None:
         response: HttpResponse | StreamingHttpResponse = StreamingHttpResponse(
-            UpstreamBody(pool, upstream), **options
+            body, **options
         )
     else:
-        pool.give_back(upstream.connection, reusable=upstream.reusable)
+        body.close()  # read through: the connection may be reused
         response = HttpResponse(whole, **options)
     if "content-type" not in fields:
         del response["Content-Type"]  # Django's default: not the service's
