@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from django.core.handlers.wsgi import WSGIHandler
+from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
 from django.http import HttpResponseBase
 
 from gateway_project.proxy.middleware import is_bearer_api_request
@@ -54,6 +54,21 @@ class Streamed:
         release(self._response)
 
 
+class FastPathRequest(WSGIRequest):
+    """A bearer ``/api/`` request: its host is validated and built once.
+
+    ``CommonMiddleware`` and the proxy's ``X-Forwarded-Host`` both ask for it,
+    after ``TrustedForwardedMiddleware`` has settled the headers it reads; a
+    host that fails ``ALLOWED_HOSTS`` raises on every call, as Django's does.
+    """
+
+    def get_host(self) -> str:
+        host = self.__dict__.get("_host")
+        if host is None:
+            host = self._host = super().get_host()
+        return host
+
+
 class GatewayWSGIHandler(WSGIHandler):
     """Django's WSGI handler; bearer-token ``/api/`` requests skip its signals."""
 
@@ -62,7 +77,7 @@ class GatewayWSGIHandler(WSGIHandler):
     ) -> Iterable[bytes]:
         if not is_bearer_api_request(environ):
             return super().__call__(environ, start_response)
-        request = self.request_class(environ)
+        request = FastPathRequest(environ)
         response = self.get_response(request)
         jar = response.cookies.values()
         cookies = [("Set-Cookie", cookie.output(header="")) for cookie in jar]

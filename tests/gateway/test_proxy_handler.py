@@ -120,6 +120,27 @@ def test_a_refused_token_is_answered_on_the_fast_path(upstream, signals):
 
 
 @pytest.mark.django_db
+def test_the_fast_path_forwards_the_host_a_trusted_proxy_gave(
+    upstream, bearer, settings
+):
+    settings.ALLOWED_HOSTS = ["gateway.example"]
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]
+    forwarded = {"X-Forwarded-Host": "gateway.example", "X-Forwarded-Proto": "https"}
+    status = call("/api/orders/1/", {**bearer, **forwarded})[0]
+    assert status == "200 OK"
+    assert upstream.requests[-1].header("X-Forwarded-Host") == "gateway.example"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("host", ["evil.example", "gateway.example@evil.example"])
+def test_the_fast_path_refuses_a_host_not_allowed(upstream, bearer, settings, host):
+    settings.ALLOWED_HOSTS = ["gateway.example"]
+    status = call("/api/orders/1/", {**bearer, "Host": host})[0]
+    assert status == "400 Bad Request"
+    assert upstream.requests == []
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("path", "headers"),
     [

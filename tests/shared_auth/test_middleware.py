@@ -16,6 +16,12 @@ def test_insane_request_id_replaced():
         assert sane_request_id(bad) not in (None, "", bad)
 
 
+def test_a_new_request_id_is_32_random_hex_digits():
+    made = {sane_request_id(None) for _ in range(100)}
+    assert len(made) == 100
+    assert all(len(rid) == 32 and int(rid, 16) >= 0 for rid in made)
+
+
 def test_log_filter_adds_request_id_and_username():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "msg", (), None)
     token = request_id_var.set("rid-1")
