@@ -71,7 +71,7 @@ def test_a_service_is_created_and_registered(root: Path):
         assert (root / path).is_file(), path
     settings_py = (root / "inventory_service/settings.py").read_text()
     assert "from common.service_settings import *" in settings_py
-    assert 'SHARED_AUTH = {"AUDIENCE": PROJECT}' in settings_py
+    assert 'SHARED_AUTH = {**SHARED_AUTH, "AUDIENCE": PROJECT}' in settings_py
     assert 'database("INVENTORY_DATABASE_URL", PROJECT)' in settings_py
     assert "{{" not in "".join(snapshot(root).values())
     services = runpy.run_path(str(root / "common/services.py"))["SERVICES"]
