@@ -21,6 +21,7 @@ from common.serve import (
     _bind,
     served,
 )
+from devstack.stack import INTERNAL_OPTION as DEVSTACK_INTERNAL_OPTION
 
 
 def _call(app, environ):
@@ -226,6 +227,7 @@ def test_the_internal_listener_is_this_module_again_as_a_child(monkeypatch):
             *(INTERNAL_OPTION, str(os.getpid())),
         ]
     ]
+    assert INTERNAL_OPTION == DEVSTACK_INTERNAL_OPTION  # how devstack tells it
 
 
 def test_the_main_server_stops_its_internal_listener_after_serving(
