@@ -39,5 +39,8 @@ RUN useradd --system --uid 10001 --no-create-home --home-dir /nonexistent \
 USER 10001:10001
 
 EXPOSE 8000 8001 8002
+# The gateway's internal listener (GATEWAY_INTERNAL_BIND, deploy/k8s/gateway.yaml):
+# for the services only, never published.
+EXPOSE 8090
 ENTRYPOINT ["/app/deploy/entrypoint.sh"]
 CMD ["gateway"]

@@ -45,7 +45,7 @@ import requests
 from bench import harness, load
 from bench.nginx import Nginx
 from bench.observability import ExtraGateways
-from devstack.stack import PROJECTS, ROOT, Stack, free_port
+from devstack.stack import PROJECTS, ROOT, Stack, free_port, is_internal_listener
 
 OUT_DIR = ROOT / "var" / "bench"
 USER = "alice"
@@ -305,7 +305,7 @@ def cpu_seconds(roots: dict[str, int]) -> dict[str, float]:
 
 
 def worker_rss_kb(root: int) -> dict[int, int]:
-    """Return the resident set size (kB) of each direct child (worker) of root."""
+    """Return the resident set size (kB) of each worker of root (``worker_cpu``)."""
     result = {}
     for pid in worker_cpu(root):
         try:
@@ -318,9 +318,13 @@ def worker_rss_kb(root: int) -> dict[int, int]:
 
 
 def worker_cpu(root: int) -> dict[int, float]:
-    """Return the CPU ticks so far of each direct child (gunicorn worker) of root."""
+    """Return the CPU ticks so far of each direct child (worker) of root: not
+    the gateway's internal listener, a server of its own (its CPU counts in the
+    gateway's total, ``cpu_seconds``)."""
     return {
-        pid: ticks for pid, (ppid, ticks) in process_table().items() if ppid == root
+        pid: ticks
+        for pid, (ppid, ticks) in process_table().items()
+        if ppid == root and not is_internal_listener(pid)
     }
 
 

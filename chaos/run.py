@@ -36,7 +36,7 @@ from typing import Any
 import requests
 
 from chaos.infra import Postgres, Redis
-from devstack.stack import PASSWORDS, PROJECTS, Stack
+from devstack.stack import PASSWORDS, PROJECTS, Stack, is_internal_listener
 
 # Every status the contract documents, besides 2xx (CONTRACT.md "Errors").
 DOCUMENTED = {400, 401, 403, 404, 409, 413, 429, 502, 503, 504}
@@ -61,13 +61,14 @@ class ChaosStack(Stack):
         return super().setup()
 
     def workers(self, name: str) -> list[int]:
-        """Return the pids of project ``name``'s gunicorn workers."""
+        """Return the pids of project ``name``'s workers (not the gateway's
+        internal listener, a server of its own)."""
         pid = self.processes[name].pid
         try:
             children = Path(f"/proc/{pid}/task/{pid}/children").read_text()
         except OSError:
             return []
-        return [int(p) for p in children.split()]
+        return [int(p) for p in children.split() if not is_internal_listener(int(p))]
 
 
 @dataclass

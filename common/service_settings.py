@@ -9,7 +9,7 @@ import os
 from datetime import timedelta
 
 from common.settings import *  # noqa: F403
-from common.settings import INSTALLED_APPS, REST_FRAMEWORK
+from common.settings import GATEWAY_INTERNAL_URL, INSTALLED_APPS, REST_FRAMEWORK
 
 INSTALLED_APPS = [
     *INSTALLED_APPS,
@@ -19,7 +19,10 @@ INSTALLED_APPS = [
 
 # shared_auth verifies every request's bearer token itself (see shared_auth/conf.py
 # for every key and its default; ISSUER and JWKS_URL default to JWT_ISSUER and
-# JWT_JWKS_URL).
+# JWT_JWKS_URL). Each service's SHARED_AUTH starts from this one: tokens are
+# exchanged at the gateway's internal listener, like the JWKS and the revocation
+# feed are fetched there (shared_auth's own default is <ISSUER>/auth/oauth/token/).
+SHARED_AUTH = {"TOKEN_URL": f"{GATEWAY_INTERNAL_URL}/auth/oauth/token/"}
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
     "DEFAULT_AUTHENTICATION_CLASSES": ["shared_auth.authentication.JWTAuthentication"],

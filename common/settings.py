@@ -121,13 +121,20 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
 SILENCED_SYSTEM_CHECKS = env_list("DJANGO_SILENCED_SYSTEM_CHECKS", "")
 
 JWT_ISSUER = os.environ.get("JWT_ISSUER", "http://127.0.0.1:8000").rstrip("/")
-JWT_JWKS_URL = os.environ.get("JWT_JWKS_URL", f"{JWT_ISSUER}/.well-known/jwks.json")
+# Where the services call the gateway (the JWKS, the revocation feed, the token
+# exchange): its internal listener (GATEWAY_INTERNAL_BIND, common/serve.py), so
+# that those calls never queue behind the proxied requests waiting for them.
+_internal_url = os.environ.get("GATEWAY_INTERNAL_URL", "").rstrip("/")
+GATEWAY_INTERNAL_URL = _internal_url or JWT_ISSUER
+JWT_JWKS_URL = os.environ.get(
+    "JWT_JWKS_URL", f"{GATEWAY_INTERNAL_URL}/.well-known/jwks.json"
+)
 # Revocation feed (README "Revocation"): the gateway publishes it, the services
 # read it with this shared credential. Unset, a random one is kept in VAR_DIR, so
 # the three projects of one checkout agree; set it in production (a Secret):
 # `check --deploy` warns about the local one (shared_auth.W001, by its prefix).
 REVOCATION_FEED_URL = os.environ.get(
-    "REVOCATION_FEED_URL", f"{JWT_ISSUER}/auth/revocations/"
+    "REVOCATION_FEED_URL", f"{GATEWAY_INTERNAL_URL}/auth/revocations/"
 )
 REVOCATION_FEED_TOKEN = os.environ.get("REVOCATION_FEED_TOKEN") or _dev_secret(
     "revocation_feed_token", prefix=INSECURE_TOKEN_PREFIX

@@ -4,6 +4,7 @@ from common.service_settings import *  # noqa: F403
 from common.service_settings import (
     INSTALLED_APPS,
     REST_FRAMEWORK,
+    SHARED_AUTH,
     SPECTACULAR_SETTINGS,
     database,
     env_list,
@@ -17,7 +18,7 @@ DATABASES = {"default": database("CUSTOMERS_DATABASE_URL", PROJECT)}
 
 INSTALLED_APPS = [*INSTALLED_APPS, "customers_service.customers"]
 
-SHARED_AUTH = {"AUDIENCE": PROJECT}
+SHARED_AUTH = {**SHARED_AUTH, "AUDIENCE": PROJECT}
 
 # The services whose delegated tokens (act.sub) may write credit reservations
 # (docs/delegation.md).

@@ -41,6 +41,9 @@ def database_env(name: str) -> str:
 
 
 PROJECTS = projects_of(ROOT)
+# common.serve's option marking a gateway's internal listener (not imported:
+# common.serve patches gunicorn on import).
+INTERNAL_OPTION = "--internal-of"
 POSTGRES_ADMIN_DSN = os.environ.get(
     "E2E_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -146,6 +149,16 @@ def _postgres(sql: str) -> None:
         conn.execute(sql)
 
 
+def is_internal_listener(pid: int) -> bool:
+    """Return True if process ``pid`` is a gateway's internal listener (its
+    command line holds ``common.serve``'s ``--internal-of``), not a worker."""
+    try:
+        arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return INTERNAL_OPTION.encode() in arguments
+
+
 @dataclass
 class Stack:
     """The gateway and the services as real gunicorn processes.
@@ -153,7 +166,9 @@ class Stack:
     ``url(name)`` gives a project's base URL; ``stop(name)`` and ``start(name)``
     take one down and bring it back on the same port (for fault tests).
     ``root`` is the repository to run (default: this one) and ``projects`` its
-    ``{name: package}`` (default: ``projects_of(root)``).
+    ``{name: package}`` (default: ``projects_of(root)``). The gateway serves
+    the services' calls on an internal listener of its own, at
+    ``internal_port`` (``GATEWAY_INTERNAL_BIND``, ``GATEWAY_INTERNAL_URL``).
     """
 
     workdir: Path
@@ -163,10 +178,12 @@ class Stack:
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     root: Path = ROOT
     projects: dict[str, str] = field(default_factory=dict)
+    internal_port: int = 0
 
     def __post_init__(self) -> None:
         self.projects = self.projects or projects_of(self.root)
         self.ports = self.ports or {name: free_port() for name in self.projects}
+        self.internal_port = self.internal_port or free_port()
         self.tag = f"e2e_{uuid.uuid4().hex[:8]}"
         self.env = self._environment()
 
@@ -185,6 +202,7 @@ class Stack:
             DJANGO_DEBUG="0",
             DJANGO_HTTPS="0",  # plain http: no redirect to https, no Secure cookies
             JWT_ISSUER=self.url("gateway"),
+            GATEWAY_INTERNAL_URL=self.internal_url,
             JWT_SIGNING_KEYS_DIR=str(self.workdir / "keys"),
             PYTHONUNBUFFERED="1",
             # The revocation feed's credential, shared by the gateway and services.
@@ -199,6 +217,16 @@ class Stack:
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
+
+    @property
+    def internal_url(self) -> str:
+        """Return the base URL of the gateway's internal listener."""
+        return f"http://127.0.0.1:{self.internal_port}"
+
+    def internal_bind(self) -> str:
+        """Return the gateway's ``GATEWAY_INTERNAL_BIND`` (``extra_env`` may set
+        it, empty for no internal listener)."""
+        return self.env.get("GATEWAY_INTERNAL_BIND", f"127.0.0.1:{self.internal_port}")
 
     def manage(self, name: str, *args: str, **env: str) -> str:
         """Run ``manage.py`` under project ``name``'s settings; return its stdout."""
@@ -255,11 +283,15 @@ class Stack:
         return self.workdir / f"{name}.log"
 
     def start(self, name: str, wait: bool = True) -> None:
-        """Start project ``name`` under its server (``serve``) on its port."""
+        """Start project ``name`` under its server (``serve``) on its port, the
+        gateway with its internal listener (``internal_bind()``)."""
+        env = self.env
+        if name == "gateway":
+            env = {**env, "GATEWAY_INTERNAL_BIND": self.internal_bind()}
         self.processes[name] = serve(
             self.projects[name],
             f"127.0.0.1:{self.ports[name]}",
-            env=self.env,
+            env=env,
             log_path=self.log_path(name),
             workers=self.env.get("E2E_WORKERS", "1"),
             threads=self.env.get("E2E_THREADS", "8"),
@@ -269,12 +301,18 @@ class Stack:
             self.wait_healthy(name)
 
     def wait_healthy(self, name: str, timeout: float = 30.0) -> None:
-        if answers_healthz(self.url(name), self.processes[name], timeout):
+        """Wait until project ``name`` (and the gateway's internal listener)
+        answers ``/healthz``; raise ``RuntimeError`` with its log if it does not."""
+        urls = [self.url(name)]
+        if name == "gateway" and self.internal_bind():
+            urls.append(self.internal_url)
+        if all(answers_healthz(url, self.processes[name], timeout) for url in urls):
             return
         raise RuntimeError(f"{name} did not start:\n{self.log_path(name).read_text()}")
 
     def stop(self, name: str) -> None:
-        """Stop project ``name`` (its port then refuses connections)."""
+        """Stop project ``name`` (its port then refuses connections; the
+        gateway's server stops its internal listener before it exits)."""
         proc = self.processes.pop(name, None)
         if proc is None or proc.poll() is not None:
             return

@@ -12,6 +12,15 @@ if TYPE_CHECKING:
     from gunicorn.arbiter import Arbiter
     from gunicorn.workers.base import Worker
 
+# The internal listener (GATEWAY_INTERNAL_BIND) is granian's only (common/serve.py):
+# a second gunicorn bind would share the workers' threads, the very capacity the
+# services' calls must not wait for.
+if os.environ.get("GATEWAY_INTERNAL_BIND"):
+    raise SystemExit(
+        "GATEWAY_INTERNAL_BIND needs the gateway under granian: unset it (and the "
+        "services' GATEWAY_INTERNAL_URL) to run the gateway under gunicorn"
+    )
+
 wsgi_app = "gateway_project.wsgi:application"
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # The gateway mostly waits on the services: more threads than a service has.

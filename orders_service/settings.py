@@ -6,6 +6,7 @@ from common.service_settings import (
     ORDERS_CLIENT_ID,
     ORDERS_CLIENT_SECRET,
     REST_FRAMEWORK,
+    SHARED_AUTH,
     SPECTACULAR_SETTINGS,
     database,
     env_seconds,
@@ -21,6 +22,7 @@ INSTALLED_APPS = [*INSTALLED_APPS, "orders_service.orders"]
 # The orders service calls customers with tokens exchanged at the gateway's
 # token endpoint as OAuth client ORDERS_CLIENT_ID (docs/delegation.md).
 SHARED_AUTH = {
+    **SHARED_AUTH,
     "AUDIENCE": PROJECT,
     "CLIENT_ID": ORDERS_CLIENT_ID,
     "CLIENT_SECRET": ORDERS_CLIENT_SECRET,

@@ -77,13 +77,24 @@ def manage(command: str, env: dict[str, str]) -> None:
 
 
 @contextmanager
-def serve(project: str, env: dict[str, str]) -> Iterator[str]:
-    """Run the image's entrypoint for ``project`` on a free port; yield its URL."""
+def serve(
+    project: str, env: dict[str, str], internal_port: int | None = None
+) -> Iterator[str]:
+    """Run the image's entrypoint for ``project`` on a free port; yield its URL.
+
+    The gateway's internal listener, if ``env`` has one (the pod's 0.0.0.0:8090),
+    listens on 127.0.0.1, on ``internal_port`` or a free one.
+    """
     port = free_port()
+    env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "1"}
+    internal = ""
+    if env.get("GATEWAY_INTERNAL_BIND"):
+        internal = f"127.0.0.1:{internal_port or free_port()}"
+        env["GATEWAY_INTERNAL_BIND"] = internal
     server = subprocess.Popen(
         ["sh", "deploy/entrypoint.sh", project],
         cwd=ROOT,
-        env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "1"},
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -91,6 +102,8 @@ def serve(project: str, env: dict[str, str]) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_listening(base, server)
+        if internal:
+            _wait_until_listening(f"http://{internal}", server)
         yield base
     finally:
         os.killpg(server.pid, signal.SIGTERM)

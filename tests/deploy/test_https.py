@@ -10,7 +10,9 @@ import http.client
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 
+from devstack.stack import free_port
 from tests.deploy.processes import manage, production_env, serve
 
 PUBLIC_HOST = "api.example.com"
@@ -27,13 +29,25 @@ def gateway_env(by_kind, config, tmp_path_factory) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def gateway(gateway_env):
+def internal_port() -> int:
+    """The local port of the gateway's internal listener (the pod's 8090)."""
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def gateway(gateway_env, internal_port):
     """Return the address of a gateway running with its pod's environment."""
     env = gateway_env
     for command in ("migrate", "collectstatic"):  # the Job's, the image build's
         manage(command, env)
-    with serve("gateway", env) as base:
+    with serve("gateway", env, internal_port=internal_port) as base:
         yield urlsplit(base)
+
+
+@pytest.fixture
+def internal(gateway, internal_port):
+    """Return the address of that gateway's internal listener."""
+    return urlsplit(f"http://127.0.0.1:{internal_port}")
 
 
 def get(
@@ -92,12 +106,34 @@ def test_probes_and_the_jwks_are_served_over_in_cluster_http(gateway, path):
         assert response.status == 200
 
 
-def test_the_revocation_feed_is_served_over_in_cluster_http(gateway, gateway_env):
-    """The services poll it at REVOCATION_FEED_URL (http://gateway:8000/...) and
-    do not follow redirects: a 301 to https would leave them without revocation."""
+@pytest.mark.parametrize("listener", ["gateway", "internal"])
+def test_the_revocation_feed_is_served_over_in_cluster_http(
+    request, listener, gateway_env
+):
+    """The services poll it at REVOCATION_FEED_URL (http://gateway:8090/..., the
+    internal listener) and do not follow redirects: a 301 to https would leave
+    them without revocation."""
+    address = request.getfixturevalue(listener)
     token = gateway_env["REVOCATION_FEED_TOKEN"]
     path = "/auth/revocations/?since=0"
-    response = get(gateway, path, Host="gateway", Authorization=f"Bearer {token}")
+    response = get(address, path, Host="gateway", Authorization=f"Bearer {token}")
     assert response.status == 200
-    refused = get(gateway, path, Host="gateway", Authorization="Bearer wrong")
+    refused = get(address, path, Host="gateway", Authorization="Bearer wrong")
     assert refused.status == 401
+
+
+def test_the_internal_listener_serves_the_services_over_in_cluster_http(internal):
+    """What the services call at GATEWAY_INTERNAL_URL (http://gateway:8090): the
+    JWKS and the token endpoint, as they are, never redirected."""
+    host = "gateway:8090"
+    assert get(internal, "/.well-known/jwks.json", Host=host).status == 200
+    response = requests.post(
+        f"{internal.geturl()}/auth/oauth/token/",
+        data={"grant_type": "client_credentials"},
+        auth=("nobody", "wrong"),
+        headers={"Host": host},
+        timeout=10,
+        allow_redirects=False,
+    )
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"

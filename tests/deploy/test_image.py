@@ -82,6 +82,18 @@ def test_the_entrypoint_loads_each_project_under_gunicorn(project, tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+def test_the_gateway_refuses_an_internal_listener_under_gunicorn(tmp_path):
+    """A second gunicorn bind would share the workers' threads: refused."""
+    env = {
+        **image_like_env("gateway", tmp_path),
+        "GATEWAY_SERVER": "gunicorn",
+        "GATEWAY_INTERNAL_BIND": "0.0.0.0:8090",
+    }
+    result = entrypoint(["gateway", "--check-config"], env)
+    assert result.returncode == 1
+    assert "GATEWAY_INTERNAL_BIND needs the gateway under granian" in result.stderr
+
+
 def test_the_gateway_runs_under_granian_and_takes_no_gunicorn_options(tmp_path):
     result = entrypoint(
         ["gateway", "--check-config"], image_like_env("gateway", tmp_path)

@@ -58,8 +58,10 @@ def test_each_project_has_deployment_service_and_autoscaler(by_kind, project):
     service = by_kind["Service"][project]
     assert matches({"matchLabels": service["spec"]["selector"]}, pod_labels)
     ports = {p["name"]: p["containerPort"] for p in web(by_kind, project)["ports"]}
-    assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]
-    assert "http" in ports
+    targets = [p["targetPort"] for p in service["spec"]["ports"]]
+    # The gateway's internal listener: the services' calls (GATEWAY_INTERNAL_BIND).
+    assert targets == (["http", "internal"] if project == "gateway" else ["http"])
+    assert set(targets) <= set(ports)
     target = by_kind["HorizontalPodAutoscaler"][project]["spec"]
     assert target["scaleTargetRef"] == {
         "apiVersion": "apps/v1",
@@ -234,23 +236,25 @@ def in_cluster_target(by_kind, url: str) -> tuple[str, str]:
     return deployment, port["targetPort"]
 
 
-@pytest.mark.parametrize(
-    ("variable", "path"),
-    [
-        ("JWT_JWKS_URL", "/.well-known/jwks.json"),
-        ("REVOCATION_FEED_URL", "/auth/revocations/"),
-    ],
-)
-def test_the_services_reach_the_gateway_in_cluster(by_kind, config, variable, path):
-    """The JWKS and the revocation feed: through the gateway's Service, on a port
-    the NetworkPolicy opens to both services, with no container overriding it."""
-    url = config[variable]
-    assert urlsplit(url).path == path
+def test_the_services_reach_the_gateway_on_its_internal_listener(by_kind, config):
+    """The JWKS, the revocation feed and the token exchange: at
+    GATEWAY_INTERNAL_URL (their defaults' base), through the gateway's Service to
+    the port its internal listener binds, which the NetworkPolicy opens to the
+    services' web pods only; no container overrides any of them."""
+    url = config["GATEWAY_INTERNAL_URL"]
+    assert urlsplit(url).path == ""
     deployment, port = in_cluster_target(by_kind, url)
-    assert deployment == "gateway"
+    assert (deployment, port) == ("gateway", "internal")
+    container = web(by_kind, "gateway")
+    (internal,) = [p for p in container["ports"] if p["name"] == port]
+    bind = literal_env(container)["GATEWAY_INTERNAL_BIND"]
+    assert bind == f"0.0.0.0:{internal['containerPort']}"
+    followers = {"JWT_JWKS_URL", "REVOCATION_FEED_URL"}
+    assert not followers & set(config)  # their defaults follow GATEWAY_INTERNAL_URL
+    overrides = {"GATEWAY_INTERNAL_URL", *followers}
     for project in PROJECTS:
-        container = web(by_kind, project)
-        assert variable not in literal_env(container) | secret_env(container)
+        env = literal_env(web(by_kind, project)) | secret_env(web(by_kind, project))
+        assert not overrides & set(env), project
     gateway = by_kind["Deployment"]["gateway"]["spec"]["template"]["metadata"]
     opened = {
         source
@@ -261,7 +265,7 @@ def test_the_services_reach_the_gateway_in_cluster(by_kind, config, variable, pa
         for peer in rule["from"]
         for source in peer_names(by_kind, peer)
     }
-    assert {"Deployment:orders", "Deployment:customers"} <= opened
+    assert opened == {f"Deployment:{name}" for name in PROJECTS if name != "gateway"}
 
 
 def test_no_private_key_is_tracked_by_git():
@@ -315,12 +319,13 @@ def test_migrations_run_as_a_job_not_at_container_start(by_kind, project):
 # -- network ----------------------------------------------------------------------
 def test_the_ingress_reaches_the_gateway_only(by_kind):
     backends = [
-        path["backend"]["service"]["name"]
+        path["backend"]["service"]
         for ingress in by_kind["Ingress"].values()
         for rule in ingress["spec"]["rules"]
         for path in rule["http"]["paths"]
     ]
-    assert backends == ["gateway"]
+    # Its public port: never the internal listener's.
+    assert backends == [{"name": "gateway", "port": {"name": "http"}}]
     assert all(i["spec"]["tls"] for i in by_kind["Ingress"].values())
 
 

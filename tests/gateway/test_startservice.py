@@ -13,6 +13,11 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from gateway_project.scaffold.management.commands.startservice import (
+    GATEWAY_INTERNAL_PORT,
+    check_port,
+)
+
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = [
     "common/services.py",
@@ -71,7 +76,7 @@ def test_a_service_is_created_and_registered(root: Path):
         assert (root / path).is_file(), path
     settings_py = (root / "inventory_service/settings.py").read_text()
     assert "from common.service_settings import *" in settings_py
-    assert 'SHARED_AUTH = {"AUDIENCE": PROJECT}' in settings_py
+    assert 'SHARED_AUTH = {**SHARED_AUTH, "AUDIENCE": PROJECT}' in settings_py
     assert 'database("INVENTORY_DATABASE_URL", PROJECT)' in settings_py
     assert "{{" not in "".join(snapshot(root).values())
     services = runpy.run_path(str(root / "common/services.py"))["SERVICES"]
@@ -154,3 +159,10 @@ def test_a_registry_file_without_its_anchor_stops_everything(root: Path):
     with pytest.raises(CommandError, match="Cannot register 'inventory' in Makefile"):
         start("inventory")
     assert snapshot(root) == before
+
+
+def test_the_gateways_internal_port_is_never_a_services(root: Path):
+    with pytest.raises(CommandError, match="Port 8090 is already used"):
+        start("inventory", "--port", str(GATEWAY_INTERNAL_PORT))
+    assert check_port(None, {"orders": 8001, "last": 8089}) == 8091
+    assert check_port(None, {"orders": 8001, "last": 8090}) == 8091

@@ -26,6 +26,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template"
+# The gateway's internal listener in the image and deploy/k8s (GATEWAY_INTERNAL_BIND):
+# never a service's port.
+GATEWAY_INTERNAL_PORT = 8090
 # A Python package, a URL segment, an environment-variable prefix and a
 # Kubernetes object name (DNS-1123: no "_") all at once.
 NAME = re.compile(r"[a-z][a-z0-9]{1,29}")
@@ -135,10 +138,11 @@ def check_port(port: int | None, services: dict[str, int]) -> int:
     """Return ``port``, or the next free one; raise ``CommandError`` if taken."""
     taken = {8000, *services.values()}
     if port is None:
-        return max(taken) + 1
+        port = max(taken) + 1
+        return port + 1 if port == GATEWAY_INTERNAL_PORT else port
     if not 1024 < port < 65536:
         raise CommandError(f"Port {port} is out of range (1025-65535).")
-    if port in taken:
+    if port in taken | {GATEWAY_INTERNAL_PORT}:
         raise CommandError(f"Port {port} is already used by the gateway or a service.")
     return port
 
