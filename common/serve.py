@@ -23,6 +23,16 @@ replaces ``Server: granian`` by ``Server: gateway`` (granian cannot leave the
 header out; the value names no software) and writes gunicorn's access line for
 the requests the proxy did not log itself (granian's own access log is off).
 
+Keep-alive turnover: every ``KEEPALIVE_REQUESTS``-th answer of a worker asks
+its client to close the connection (``Connection: close``; nginx's
+``keepalive_requests``, counted per worker rather than per connection). granian's
+workers race for each accept on one shared socket and the first one awake can
+take a whole burst of new connections, leaving the other worker idle (a
+``make bench`` row had one gateway worker doing 100% of the work). The client
+reconnects and the accept goes to whichever worker is free, so connections
+that landed on one worker spread out again within a second or two, at the cost
+of one reconnect per ``KEEPALIVE_REQUESTS`` answers.
+
 Draining: on SIGTERM the server first creates the file ``common.draining``
 reads (``/readyz`` answers 503 in every worker) and keeps answering for
 ``GUNICORN_DRAIN_SECONDS``; then the workers stop accepting and get the rest
@@ -48,6 +58,7 @@ gateway refuses to start with ``GATEWAY_INTERNAL_BIND`` set
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import os
 import shutil
@@ -76,6 +87,8 @@ KEEPALIVE_MS = 5000
 MAX_HEAD = 64 * 1024
 GRANIAN_PROJECTS = frozenset({"gateway_project"})
 SERVER_HEADER = ("Server", "gateway")
+KEEPALIVE_REQUESTS = 50
+CLOSE_HEADER = ("Connection", "close")
 INTERNAL_BIND_ENV = "GATEWAY_INTERNAL_BIND"
 INTERNAL_OPTION = "--internal-of"
 ORPHAN_POLL_SECONDS = 0.5
@@ -103,8 +116,11 @@ def served(app: WSGIApp, *, logged_key: str = "") -> WSGIApp:
     carries ``SERVER_HEADER`` instead of granian's ``Server: granian``, and each
     request gets gunicorn's access line (``common/gunicorn.py``'s format) unless
     the application set ``logged_key`` in the environ (the proxy's own line).
+    Every ``KEEPALIVE_REQUESTS``-th answer also carries ``Connection: close``
+    (keep-alive turnover, see the module).
     """
     process_env = dict(os.environ)
+    answers = itertools.count(1)
 
     def wrapped(environ: dict, start_response: Callable) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -115,7 +131,10 @@ def served(app: WSGIApp, *, logged_key: str = "") -> WSGIApp:
 
         def start(status: str, headers: list, exc_info: Any = None) -> Any:
             answer.update(status=status, headers=headers)
-            return start_response(status, [*headers, SERVER_HEADER], exc_info)
+            added = [SERVER_HEADER]
+            if next(answers) % KEEPALIVE_REQUESTS == 0:
+                added.append(CLOSE_HEADER)
+            return start_response(status, [*headers, *added], exc_info)
 
         result = app(environ, start)
         if not environ.get(logged_key) and access_logger.isEnabledFor(logging.INFO):

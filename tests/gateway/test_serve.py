@@ -17,6 +17,7 @@ from common.serve import (
     INTERNAL_BIND_ENV,
     INTERNAL_LOG_CONFIG,
     INTERNAL_OPTION,
+    KEEPALIVE_REQUESTS,
     SERVER_HEADER,
     _bind,
     served,
@@ -64,6 +65,21 @@ def test_a_header_the_client_sent_stays_even_under_an_environment_name(monkeypat
     app, seen = _recording()
     _call(served(app), {**os.environ, "HTTP_PROXY": "http://client-sent"})
     assert seen["HTTP_PROXY"] == "http://client-sent"
+
+
+def test_every_nth_answer_of_a_worker_closes_its_connection():
+    app, _ = _recording()
+    wrapped = served(app)
+    closing = [
+        n
+        for n in range(1, 3 * KEEPALIVE_REQUESTS + 1)
+        if ("Connection", "close") in _call(wrapped, {})[0]["headers"]
+    ]
+    assert closing == [
+        KEEPALIVE_REQUESTS,
+        2 * KEEPALIVE_REQUESTS,
+        3 * KEEPALIVE_REQUESTS,
+    ]
 
 
 def test_every_answer_names_the_gateway_not_the_server():
