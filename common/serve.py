@@ -30,7 +30,7 @@ workers race for each accept on one shared socket and the first one awake can
 take a whole burst of new connections, leaving the other worker idle (a
 ``make bench`` row had one gateway worker doing 100% of the work). The client
 reconnects and the accept goes to whichever worker is free, so connections
-that landed on one worker spread out again within a second or two, at the cost
+that landed on one worker spread out again as they turn over, at the cost
 of one reconnect per ``KEEPALIVE_REQUESTS`` answers.
 
 Draining: on SIGTERM the server first creates the file ``common.draining``
